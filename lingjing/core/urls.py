@@ -1,0 +1,9 @@
+from django.urls import path
+
+from lingjing.core import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("help/", views.help_page, name="help"),
+]

@@ -1,0 +1,126 @@
+"""The audit log (the spine's fourth vertebra).
+
+One append-only table, written in the same transaction as the change it records. Entries carry pseudonymous
+ids (``u:<uuid>``); personal details go into ``sealed``, encrypted under the subject's key, so erasing a person
+leaves the chain verifiable while their details become unreadable. The chain hashes each entry with the
+previous hash (SHA-256 over a canonical JSON form); the details enter the hash through a keyed MAC of their
+plaintext, which lets key rotation re-encrypt them without breaking the chain. Signed checkpoints (Ed25519)
+are written outside the database, so truncating or rewriting the tail is caught too (see ``audit_chain``).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+GENESIS = "0" * 64
+
+
+@enum.unique
+class AuditEvent(enum.StrEnum):
+    # accounts
+    USER_CREATED = "account.user_created"
+    USER_UPDATED = "account.user_updated"
+    USER_ROLE_CHANGED = "account.role_changed"
+    API_TOKEN_CREATED = "account.token_created"  # noqa: S105
+    API_TOKEN_REVOKED = "account.token_revoked"  # noqa: S105
+    # security
+    KEYS_ROTATED = "security.keys_rotated"
+    SUBJECT_SHREDDED = "security.subject_shredded"
+    AUDIT_CHECKPOINT = "security.audit_checkpoint"
+    # privacy
+    PERSON_EXPORTED = "privacy.person_exported"
+    ERASURE_STARTED = "privacy.erasure_started"
+    ERASURE_STEP = "privacy.erasure_step"
+    ERASURE_FINISHED = "privacy.erasure_finished"
+    # staff
+    DEMO_SEEDED = "staff.demo_seeded"
+
+
+def actor_ref(user: Any) -> str:
+    """Pseudonymous reference of whoever acted: ``u:<uuid>``, or ``system``."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "system"
+    return f"u:{user.pk}"
+
+
+def _canonical(entry: Any) -> bytes:
+    body = {
+        "seq": entry.seq,
+        "id": str(entry.id),
+        "at": entry.at.isoformat(timespec="microseconds"),
+        "event": entry.event,
+        "actor": entry.actor,
+        "subject": entry.subject,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "details": entry.details,
+        "detail_mac": entry.detail_mac,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: Any, prev_hash: str) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(entry)).hexdigest()
+
+
+def detail_mac(plaintext: str) -> str:
+    return hmac.new(settings.LINGJING_BLIND_INDEX_KEY, b"audit\x00" + plaintext.encode(), hashlib.sha256).hexdigest()
+
+
+def record(
+    event: AuditEvent,
+    *,
+    acting_user: Any = None,
+    actor: str | None = None,
+    subject: str = "",
+    obj: models.Model | None = None,
+    details: dict[str, Any] | None = None,
+    personal: dict[str, Any] | None = None,
+) -> Any:
+    """Append one entry. Must run inside the transaction of the change it records.
+
+    ``details`` must hold no personal data (ids, counts, field names); ``personal`` is sealed for ``subject``.
+    """
+    from lingjing.security.audit_models import AuditEntry, AuditHead
+
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.record must be called inside the transaction of the change it records")
+    if personal and not subject:
+        raise ValueError("personal audit details need a subject to be sealed for")
+    head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        at=timezone.now(),
+        event=str(event),
+        actor=actor or actor_ref(acting_user),
+        subject=subject,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        details=details or {},
+        prev_hash=head.hash,
+    )
+    if personal:
+        plain = json.dumps(personal, sort_keys=True, ensure_ascii=False, default=str)
+        entry.sealed = plain
+        entry.detail_mac = detail_mac(plain)
+    entry.hash = entry_hash(entry, head.hash)
+    entry.save(force_insert=True)
+    AuditHead.objects.filter(pk=1).update(seq=entry.seq, hash=entry.hash)
+    every = settings.LINGJING_AUDIT_CHECKPOINT_EVERY
+    if entry.seq % every == 0:
+        transaction.on_commit(_checkpoint_soon)
+    return entry
+
+
+def _checkpoint_soon() -> None:
+    from lingjing.security.audit_chain import write_checkpoint
+
+    write_checkpoint()

@@ -1,0 +1,251 @@
+"""The one settings module. Every value comes from the environment, is checked, and fails loudly.
+
+Embedded defaults (SQLite in ``LINGJING_DATA_DIR``, local media, database task queue, locally generated
+development keys) let a fresh clone run with nothing but Python. ``LINGJING_ENV=production`` refuses to
+start without real keys and turns on the HTTPS settings that ``manage.py check --deploy`` expects.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+from django.utils.translation import gettext_lazy as _
+
+from lingjing.core.env import envbool, envint, envlist, envstr
+from lingjing.core.keyfiles import load_or_create_keys
+
+BASE_DIR = Path(__file__).resolve().parent
+
+LINGJING_ENV = envstr("LINGJING_ENV", "development")
+if LINGJING_ENV not in ("development", "production", "test"):
+    raise ImproperlyConfigured(f"LINGJING_ENV must be development, production or test, not {LINGJING_ENV!r}")
+PRODUCTION = LINGJING_ENV == "production"
+
+DATA_DIR = Path(envstr("LINGJING_DATA_DIR", "./var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- keys -------------------------------------------------------------------------------------------------
+# Development: generated once into DATA_DIR/keys (0600). Production: required from the environment.
+_keys = load_or_create_keys(DATA_DIR / "keys", production=PRODUCTION)
+SECRET_KEY = _keys.secret_key
+LINGJING_MASTER_KEYS: dict[str, bytes] = _keys.master_keys  # key id -> 32 bytes; first is current
+LINGJING_CURRENT_MASTER_KEY_ID: str = _keys.current_master_key_id
+LINGJING_BLIND_INDEX_KEY: bytes = _keys.blind_index_key
+LINGJING_AUDIT_SIGNING_KEY: bytes = _keys.audit_signing_key  # Ed25519 private key, 32 raw bytes
+
+DEBUG = envbool("LINGJING_DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("LINGJING_DEBUG must not be on in production")
+
+ALLOWED_HOSTS = envlist("LINGJING_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = envlist("LINGJING_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks_db",
+    "lingjing.core",
+    "lingjing.security",
+    "lingjing.privacy",
+    "lingjing.accounts",
+]
+
+# Apps whose models hold personal data: every concrete field there must be declared in the registry.
+LINGJING_PERSONAL_DATA_APPS = ["security", "privacy", "accounts"]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "lingjing.urls"
+WSGI_APPLICATION = "lingjing.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "lingjing.core.context.site",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------------------------
+DATABASE_URL = envstr("DATABASE_URL", "")
+DATABASES: dict[str, dict[str, Any]]
+if DATABASE_URL:
+    from lingjing.core.env import parse_database_url
+
+    DATABASES = {"default": parse_database_url(DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "lingjing.sqlite3",
+            "OPTIONS": {
+                # WAL lets the web server and the worker read while one writes; IMMEDIATE avoids
+                # upgrade deadlocks between concurrent writers.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            },
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")} if envbool("LINGJING_TEST_DB_FILE", False) else {},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- cache, rate limits -----------------------------------------------------------------------------------
+REDIS_URL = envstr("REDIS_URL", "")
+if REDIS_URL:
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {REDIS_URL!r}")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "lingjing_cache"}
+    }
+
+# --- tasks ------------------------------------------------------------------------------------------------
+TASKS = {
+    "default": {
+        "BACKEND": envstr(
+            "LINGJING_TASK_BACKEND",
+            "django.tasks.backends.immediate.ImmediateBackend"
+            if LINGJING_ENV == "test"
+            else "django_tasks_db.DatabaseBackend",
+        ),
+        "QUEUES": ["default", "studio", "privacy", "notify"],
+    }
+}
+
+# --- auth -------------------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "lingjing.accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+SESSION_COOKIE_AGE = envint("LINGJING_SESSION_AGE", 14 * 24 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# --- i18n -------------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "lj_lang"
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+# --- files ------------------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = DATA_DIR / "media"
+EXPORTS_DIR = DATA_DIR / "exports"
+OUTBOX_DIR = DATA_DIR / "outbox"
+AUDIT_CHECKPOINT_DIR = DATA_DIR / "audit"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+
+# --- security headers -------------------------------------------------------------------------------------
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "media-src": [CSP.SELF, "blob:"],
+    "connect-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = envbool("LINGJING_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = envint("LINGJING_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
+
+# --- email and SMS ----------------------------------------------------------------------------------------
+EMAIL_BACKEND = envstr("LINGJING_EMAIL_BACKEND", "lingjing.core.outbox.ConsoleEmailBackend")
+DEFAULT_FROM_EMAIL = envstr("LINGJING_FROM_EMAIL", "灵境 <noreply@lingjingai.cn>")
+LINGJING_SMS_BACKEND = envstr("LINGJING_SMS_BACKEND", "console")
+if LINGJING_SMS_BACKEND not in ("console", "aliyun", "tencent"):
+    raise ImproperlyConfigured(f"LINGJING_SMS_BACKEND must be console, aliyun or tencent, not {LINGJING_SMS_BACKEND!r}")
+
+# --- privacy ----------------------------------------------------------------------------------------------
+LINGJING_DELETION_GRACE_DAYS = envint("LINGJING_DELETION_GRACE_DAYS", 15, minimum=0)
+LINGJING_RESIDENCY = envstr("LINGJING_RESIDENCY", "CN")
+LINGJING_CONTROLLER = {
+    "name": "灵境万维（杭州）智能科技有限公司",
+    "name_en": "Lingjing Wanwei (Hangzhou) Intelligent Technology Co., Ltd.",
+    "email": envstr("LINGJING_CONTACT_EMAIL", "support@lingjingai.cn"),
+    "site": "https://animeworkbench.lingjingai.cn/platform/creation",
+}
+LINGJING_AUDIT_CHECKPOINT_EVERY = envint("LINGJING_AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
+LINGJING_ERASURE_CHUNK = envint("LINGJING_ERASURE_CHUNK", 500, minimum=1)
+
+# --- logging ----------------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LINGJING_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if os.environ.get("LINGJING_ENV") == "test":
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
