@@ -218,7 +218,7 @@ if PRODUCTION:
     LANGUAGE_COOKIE_SECURE = True
 
 # --- email and SMS ----------------------------------------------------------------------------------------
-EMAIL_BACKEND = envstr("LINGJING_EMAIL_BACKEND", "lingjing.core.outbox.ConsoleEmailBackend")
+MAILERS = {"default": {"BACKEND": envstr("LINGJING_EMAIL_BACKEND", "lingjing.core.outbox.ConsoleEmailBackend")}}
 DEFAULT_FROM_EMAIL = envstr("LINGJING_FROM_EMAIL", "灵境 <noreply@lingjingai.cn>")
 LINGJING_SMS_BACKEND = envstr("LINGJING_SMS_BACKEND", "console")
 if LINGJING_SMS_BACKEND not in ("console", "aliyun", "tencent"):
