@@ -70,8 +70,8 @@ def test_a_raw_dump_shows_no_plaintext_phone() -> None:
 
 def test_ciphertext_swapped_between_rows_fails_to_decrypt() -> None:
     first, second = make_users()[:2]
-    envelope_1 = User._meta.get_field("phone").raw_envelope(User.objects.get(pk=first.pk))  # type: ignore[union-attr]
-    envelope_2 = User._meta.get_field("phone").raw_envelope(User.objects.get(pk=second.pk))  # type: ignore[union-attr]
+    envelope_1 = User._meta.get_field("phone").raw_envelope(User.objects.get(pk=first.pk))
+    envelope_2 = User._meta.get_field("phone").raw_envelope(User.objects.get(pk=second.pk))
     # Copy the second user's ciphertext into the first user's row, bypassing the application.
     User.objects.filter(pk=first.pk).update(phone=crypto.Sealed(envelope_2))
     with pytest.raises(CryptoError):
@@ -85,7 +85,7 @@ def test_ciphertext_swapped_between_rows_fails_to_decrypt() -> None:
 
 def test_tampered_ciphertext_is_detected() -> None:
     user = make_users()[0]
-    envelope = User._meta.get_field("phone").raw_envelope(User.objects.get(pk=user.pk))  # type: ignore[union-attr]
+    envelope = User._meta.get_field("phone").raw_envelope(User.objects.get(pk=user.pk))
     assert envelope is not None
     prefix, key_id, body = envelope.split("$")
     blob = bytearray(base64.urlsafe_b64decode(body))
@@ -105,8 +105,8 @@ def test_plaintext_cannot_reach_the_database_around_save() -> None:
 def test_each_person_has_their_own_key_named_inside_the_ciphertext() -> None:
     first, second = make_users()[:2]
     field = User._meta.get_field("phone")
-    key_1 = crypto.envelope_key_id(field.raw_envelope(User.objects.get(pk=first.pk)))  # type: ignore[union-attr,arg-type]
-    key_2 = crypto.envelope_key_id(field.raw_envelope(User.objects.get(pk=second.pk)))  # type: ignore[union-attr,arg-type]
+    key_1 = crypto.envelope_key_id(field.raw_envelope(User.objects.get(pk=first.pk)) or "")
+    key_2 = crypto.envelope_key_id(field.raw_envelope(User.objects.get(pk=second.pk)) or "")
     assert key_1 != key_2
     assert DataKey.objects.get(pk=key_1).subject == first.subject
     # Data keys are stored wrapped: the raw key bytes never appear.
@@ -124,12 +124,12 @@ def test_blind_index_is_keyed_and_deterministic(settings: Any) -> None:
 
 
 def _all_envelopes() -> list[tuple[str, str | None]]:
-    out = []
-    for model in crypto.models_with_sealed_fields():
-        for field in crypto.sealed_fields(model):
-            for obj in model._default_manager.all():
-                out.append((f"{model._meta.label}.{field.name}:{obj.pk}", field.raw_envelope(obj)))
-    return out
+    return [
+        (f"{model._meta.label}.{field.name}:{obj.pk}", field.raw_envelope(obj))
+        for model in crypto.models_with_sealed_fields()
+        for field in crypto.sealed_fields(model)
+        for obj in model._default_manager.all()
+    ]
 
 
 def test_rotation_reencrypts_every_value_under_new_keys() -> None:
@@ -203,12 +203,12 @@ def test_shredding_makes_a_person_unreadable_everywhere_at_once() -> None:
     victim, other = make_users()[:2]
     # A "backup": the raw rows as they were before erasure.
     snapshot = User.objects.get(pk=victim.pk)
-    envelope = User._meta.get_field("phone").raw_envelope(snapshot)  # type: ignore[union-attr]
+    envelope = User._meta.get_field("phone").raw_envelope(snapshot)
     assert envelope is not None
     shred_subject(victim.subject, reason="test erasure")
     assert not DataKey.objects.filter(subject=victim.subject).exists()
     assert ShreddedSubject.objects.filter(subject=victim.subject).exists()
-    assert open_sealed(envelope, User._meta.get_field("phone").ad_for(snapshot)) is None  # type: ignore[union-attr]
+    assert open_sealed(envelope, User._meta.get_field("phone").ad_for(snapshot)) is None
     assert User.objects.get(pk=victim.pk).phone is None
     assert User.objects.get(pk=other.pk).phone == PHONES[1]
     # Nothing can be sealed for an erased person again (no resurrection by a late write).
