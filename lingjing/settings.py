@@ -56,10 +56,12 @@ INSTALLED_APPS = [
     "lingjing.security",
     "lingjing.privacy",
     "lingjing.accounts",
+    "lingjing.works",
+    "lingjing.studio",
 ]
 
 # Apps whose models hold personal data: every concrete field there must be declared in the registry.
-LINGJING_PERSONAL_DATA_APPS = ["security", "privacy", "accounts"]
+LINGJING_PERSONAL_DATA_APPS = ["security", "privacy", "accounts", "works", "studio"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

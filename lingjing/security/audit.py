@@ -42,6 +42,27 @@ class AuditEvent(enum.StrEnum):
     ERASURE_FINISHED = "privacy.erasure_finished"
     # staff
     DEMO_SEEDED = "staff.demo_seeded"
+    # works
+    WORK_CREATED = "work.created"
+    WORK_UPDATED = "work.updated"
+    WORK_DELETED = "work.deleted"
+    # studio
+    STUDIO_STORY_IMPORTED = "studio.story_imported"
+    STUDIO_STORYBOARD_SAVED = "studio.storyboard_saved"
+    STUDIO_SHOT_EDITED = "studio.shot_edited"
+    STUDIO_SHOTS_REORDERED = "studio.shots_reordered"
+    STUDIO_SHOT_SPLIT = "studio.shot_split"
+    STUDIO_SHOTS_MERGED = "studio.shots_merged"
+    STUDIO_SHOT_DELETED = "studio.shot_deleted"
+    STUDIO_CHARACTER_SAVED = "studio.character_saved"
+    STUDIO_ASSET_SAVED = "studio.asset_saved"
+    STUDIO_SETTINGS_CHANGED = "studio.settings_changed"
+    STUDIO_OUTPUTS_ADDED = "studio.outputs_added"
+    STUDIO_OUTPUT_CHOSEN = "studio.output_chosen"
+    STUDIO_JOB_STARTED = "studio.job_started"
+    STUDIO_JOB_CANCELLED = "studio.job_cancelled"
+    STUDIO_JOB_RETRIED = "studio.job_retried"
+    STUDIO_PROVIDER_DISCLOSURE = "studio.provider_disclosure"
 
 
 def actor_ref(user: Any) -> str:

@@ -1,0 +1,1 @@
+"""Adapters to the services the studio can call: language models, image generators, speech."""
