@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -43,6 +44,8 @@ class UserManager(BaseUserManager["User"]):
 
 
 _ACCOUNT = Retention.account()
+# What an erased account's join date becomes (the column is NOT NULL; the real date is personal data).
+ERASED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @declare(
@@ -55,7 +58,8 @@ _ACCOUNT = Retention.account()
         "birth_date": PD("identity.birth_date", ("child",), "legal_duty", _ACCOUNT),
         "password": PD("identity.credential", ("security",), "contract", _ACCOUNT, export="omit", anonymised="!"),
         "last_login": PD("device.session", ("security",), "contract", _ACCOUNT),
-        "date_joined": PD("identity.account", ("account",), "contract", _ACCOUNT),
+        "date_joined": PD("identity.account", ("account",), "contract", _ACCOUNT, anonymised=ERASED_DATE,
+                          note="NOT NULL: an erased account keeps a fixed placeholder date"),
         "status": PD("identity.account", ("account",), "contract", _ACCOUNT, anonymised=UserStatus.ERASED),
     },
     non_personal=NonPersonal(["id", "is_staff", "is_superuser"], why="pseudonymous id and staff flags"),

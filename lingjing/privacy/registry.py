@@ -4,7 +4,7 @@ Every model in a personal-data app (``settings.LINGJING_PERSONAL_DATA_APPS``) ca
 decorator that says, per field, what the datum is (a category of the taxonomy below), why it is processed
 (purposes), on what legal basis (PIPL art. 13), how long it is kept, whether it is sensitive (PIPL art. 28),
 whether it is sealed, and what export and erasure do with it. Fields that are not personal data are listed
-as such, with a reason. The system check ``lingjing.E001``..``E005`` fails on any gap, so a new column cannot
+as such, with a reason. The system check ``lingjing.E001``..``E012`` fails on any gap, so a new column cannot
 ship undeclared.
 
 The rights machinery (export, erasure, retention), the data map (``lingjing privacy inventory``) and the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal, TypeVar
 
 from django.db import models
@@ -242,43 +243,184 @@ class Gap:
     id: str = "lingjing.E001"
 
 
-def find_gaps() -> list[Gap]:
-    """Every way the registry falls short of the models (the system check and ``inventory --check`` share it)."""
+# Gap ids: E001 undeclared field · E002 undeclared model · E003 declared field missing · E004 bad vocabulary or a
+# sealed field not declared personal · E005 no subject path · E006 ANONYMISE writes None into a NOT NULL column ·
+# E007 ANONYMISE value that cannot work (a constant in a unique column, a sealed field anonymised to text) ·
+# E008 ANONYMISE cannot cut the subject link · E009 KEEP without keep_days · E010 the subject path is not a link
+# to the user · E011 a sealed field owned by someone else than the row's subject · E012 no birth date on the user
+# model, so children's data could not be recognised.
+
+
+def find_gaps(models_to_check: Iterable[type[models.Model]] | None = None) -> list[Gap]:
+    """Every way the registry falls short of the models (the system check and ``inventory --check`` share it).
+
+    Without an argument: every model of the personal-data apps (``settings.LINGJING_PERSONAL_DATA_APPS``).
+    """
     from django.apps import apps
     from django.conf import settings
 
-    from lingjing.security.crypto import SealedField
-
+    whole_project = models_to_check is None
+    if models_to_check is None:
+        personal_apps = set(settings.LINGJING_PERSONAL_DATA_APPS)
+        models_to_check = [m for m in apps.get_models() if m._meta.app_label in personal_apps]
     gaps: list[Gap] = []
-    personal_apps = set(settings.LINGJING_PERSONAL_DATA_APPS)
-    for model in apps.get_models():
-        if model._meta.app_label not in personal_apps:
-            continue
+    for model in models_to_check:
         decl = _REGISTRY.get(model._meta.label)
-        if decl is None:
+        if decl is None or decl.model is not model:
             gaps.append(Gap(model._meta.label, None, "model has no registry declaration (@declare)", "lingjing.E002"))
             continue
-        names = {f.name for f in model._meta.concrete_fields}
-        label = model._meta.label
-        undeclared = sorted(names - set(decl.fields) - set(decl.non_personal))
-        gaps += [Gap(label, n, "field is neither declared personal nor marked non-personal") for n in undeclared]
-        missing = sorted((set(decl.fields) | set(decl.non_personal)) - names)
-        gaps += [Gap(label, n, "declared field does not exist on the model", "lingjing.E003") for n in missing]
-        for name, pd in decl.fields.items():
-            problems = []
-            if pd.category not in CATEGORIES:
-                problems.append(f"unknown category {pd.category!r}")
-            problems += [f"unknown purpose {p!r}" for p in pd.purposes if p not in PURPOSES]
-            if not pd.purposes:
-                problems.append("no purpose")
-            if pd.basis not in BASES:
-                problems.append(f"unknown legal basis {pd.basis!r}")
-            gaps.extend(Gap(model._meta.label, name, p, "lingjing.E004") for p in problems)
-        if decl.fields and not (decl.subject or decl.subject_ref):
-            gaps.append(Gap(model._meta.label, None, "personal fields but no subject path", "lingjing.E005"))
-        gaps += [
-            Gap(label, f.name, "sealed field must be declared personal", "lingjing.E004")
-            for f in model._meta.concrete_fields
-            if isinstance(f, SealedField) and f.name not in decl.fields
-        ]
+        gaps += _field_gaps(model, decl)
+        gaps += _subject_gaps(model, decl)
+        gaps += _erasure_gaps(model, decl)
+    if whole_project:
+        gaps += _children_gaps()
     return gaps
+
+
+def _field_gaps(model: type[models.Model], decl: Declaration) -> list[Gap]:
+    from lingjing.security.crypto import SealedField
+
+    label = model._meta.label
+    names = {f.name for f in model._meta.concrete_fields}
+    undeclared = sorted(names - set(decl.fields) - set(decl.non_personal))
+    gaps = [Gap(label, n, "field is neither declared personal nor marked non-personal") for n in undeclared]
+    missing = sorted((set(decl.fields) | set(decl.non_personal)) - names)
+    gaps += [Gap(label, n, "declared field does not exist on the model", "lingjing.E003") for n in missing]
+    for name, pd in decl.fields.items():
+        problems = []
+        if pd.category not in CATEGORIES:
+            problems.append(f"unknown category {pd.category!r}")
+        problems += [f"unknown purpose {p!r}" for p in pd.purposes if p not in PURPOSES]
+        if not pd.purposes:
+            problems.append("no purpose")
+        if pd.basis not in BASES:
+            problems.append(f"unknown legal basis {pd.basis!r}")
+        if pd.export not in ("value", "file", "omit"):
+            problems.append(f"unknown export mode {pd.export!r}")
+        gaps.extend(Gap(label, name, p, "lingjing.E004") for p in problems)
+    gaps += [
+        Gap(label, f.name, "sealed field must be declared personal", "lingjing.E004")
+        for f in model._meta.concrete_fields
+        if isinstance(f, SealedField) and f.name not in decl.fields
+    ]
+    return gaps
+
+
+def _is_user_fk(field: object) -> bool:
+    from django.contrib.auth import get_user_model
+
+    return isinstance(field, models.ForeignKey) and field.related_model is get_user_model()
+
+
+def _subject_gaps(model: type[models.Model], decl: Declaration) -> list[Gap]:
+    from django.contrib.auth import get_user_model
+
+    from lingjing.security.crypto import SealedField
+
+    label = model._meta.label
+    gaps: list[Gap] = []
+    if decl.fields and not (decl.subject or decl.subject_ref):
+        gaps.append(Gap(label, None, "personal fields but no subject path", "lingjing.E005"))
+    fields = {f.name: f for f in model._meta.concrete_fields}
+    if decl.subject == "self" and model is not get_user_model():
+        gaps.append(Gap(label, None, 'subject="self" is only for the user model', "lingjing.E010"))
+    elif decl.subject and decl.subject != "self" and not _is_user_fk(fields.get(decl.subject)):
+        gaps.append(Gap(label, decl.subject, "subject must name a foreign key to the user model", "lingjing.E010"))
+    if decl.subject_ref and not isinstance(fields.get(decl.subject_ref), models.CharField):
+        gaps.append(Gap(label, decl.subject_ref, "subject_ref must name a CharField holding u:<uuid>", "lingjing.E010"))
+    # Shredding the subject's keys must make every sealed value of the row unreadable.
+    expected_owner = decl.subject or decl.subject_ref
+    gaps += [
+        Gap(label, f.name, f"sealed for owner {f.owner!r}, not the row subject {expected_owner!r}", "lingjing.E011")
+        for f in fields.values()
+        if isinstance(f, SealedField) and expected_owner and f.owner != expected_owner
+    ]
+    return gaps
+
+
+def _erasure_gaps(model: type[models.Model], decl: Declaration) -> list[Gap]:
+    from lingjing.security.crypto import SealedField
+
+    label = model._meta.label
+    gaps: list[Gap] = []
+    fields = {f.name: f for f in model._meta.concrete_fields}
+    if decl.on_erase == RowErase.KEEP and decl.keep_days is None:
+        gaps.append(Gap(label, None, "KEEP needs keep_days (how long the legal hold lasts)", "lingjing.E009"))
+    if decl.on_erase != RowErase.ANONYMISE:
+        return gaps
+    if decl.subject and decl.subject != "self":
+        link = fields.get(decl.subject)
+        if link is not None and not link.null:
+            gaps.append(
+                Gap(label, decl.subject, "ANONYMISE must cut the link to the person, but the foreign key is NOT NULL",
+                    "lingjing.E008")
+            )
+    for name, pd in decl.fields.items():
+        f = fields.get(name)
+        if f is None:
+            continue
+        if isinstance(f, SealedField):
+            if pd.anonymised is not None:
+                gaps.append(Gap(label, name, "a sealed field is anonymised to None, not to a value", "lingjing.E007"))
+            continue
+        if pd.anonymised is None and not f.null:
+            gaps.append(
+                Gap(label, name, "ANONYMISE would write None into a NOT NULL column; declare PD(anonymised=...)",
+                    "lingjing.E006")
+            )
+        if pd.anonymised is not None and f.unique:
+            gaps.append(
+                Gap(label, name, "ANONYMISE writes one constant into a unique column; anonymise it to None",
+                    "lingjing.E007")
+            )
+    return gaps
+
+
+def _children_gaps() -> list[Gap]:
+    """The children's rule needs the user's birth date in the registry (PIPL art. 28, 31)."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    decl = _REGISTRY.get(user_model._meta.label)
+    if decl is None:
+        return []  # reported as E002 when the user model's app is a personal-data app
+    pd = decl.fields.get(BIRTH_DATE_FIELD)
+    if pd is None or pd.category != "identity.birth_date":
+        return [
+            Gap(user_model._meta.label, BIRTH_DATE_FIELD,
+                "the user model must declare birth_date (identity.birth_date) for the children's rule", "lingjing.E012")
+        ]
+    return []
+
+
+# --- children's data (PIPL art. 28, 31) ---------------------------------------------------------------------
+
+CHILD_AGE = 14
+BIRTH_DATE_FIELD = "birth_date"
+
+
+def age_on(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def is_child(user: Any, *, today: date | None = None) -> bool:
+    """True for a person under 14 on ``today`` (local date in Asia/Shanghai).
+
+    The birth date is the user's sealed ``birth_date`` ("YYYY-MM-DD"). When it cannot be read (missing,
+    malformed, or shredded), the person is treated as a child: the stricter handling is the safe default.
+    """
+    from django.utils import timezone
+
+    raw = getattr(user, BIRTH_DATE_FIELD, None)
+    try:
+        birth = date.fromisoformat(raw) if raw else None
+    except (TypeError, ValueError):
+        birth = None
+    if birth is None:
+        return True
+    return age_on(birth, today or timezone.localdate()) < CHILD_AGE
+
+
+def is_sensitive_for(pd: PD, user: Any, *, today: date | None = None) -> bool:
+    """Whether this datum of this person is sensitive: by its category, or because the person is under 14."""
+    return pd.is_sensitive or is_child(user, today=today)
