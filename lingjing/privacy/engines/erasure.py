@@ -1,0 +1,295 @@
+"""Erasure engine: removes one person's personal data everywhere the registry says it lives.
+
+Design (read before changing; this module destroys data)
+---------------------------------------------------------
+What is deleted. For the person with user id U (subject ``u:U``) the engine walks ``registry.declarations()`` in
+``erase_order`` (dependants first) and, per model, the rows its subject path links to U:
+
+* ``RowErase.DELETE``: the rows are deleted (Django's ``on_delete`` cascades apply and are counted), and the files
+  named by their ``export="file"`` fields are removed from storage.
+* ``RowErase.ANONYMISE``: every declared personal field is overwritten with its ``PD.anonymised`` value (sealed
+  fields with NULL), files named by ``export="file"`` fields are removed, and the link to U is cut (the foreign
+  key set to NULL, a ``subject_ref`` emptied). The row stays (a published work, the user's own row). The user's
+  row (``subject="self"``, erase_order 90) comes last and stays as a tombstone, so kept rows still point somewhere.
+* ``RowErase.KEEP``: the rows stay untouched under their legal hold (``keep_days``); their sealed fields become
+  unreadable in the last step, and the retention purge deletes the rows when the hold ends.
+
+Last, every data key of ``u:U`` is destroyed (``security.crypto.shred_subject``) and U joins the deletion list.
+Sealed copies anywhere (the audit log's sealed details, replicas, backups' data tables) stop decrypting.
+
+When. After an account cancellation's grace period or a granted deletion request, from a task taking the user
+id; an operator can resume a failed run with ``lingjing privacy erase <uuid> --yes``. The engine refuses to start
+while the registry has gaps (``registry.find_gaps``): an undeclared column could hold data it would miss.
+
+Transaction boundaries. One durable transaction per chunk (at most ``LINGJING_ERASURE_CHUNK`` rows of one
+model): the change of those rows, one ``ERASURE_STEP`` audit entry and the run's progress (``ErasureRun``) commit
+together. Must not be called inside another transaction. Files are removed inside the chunk's transaction, before
+it commits: a rollback can leave a row whose file is already gone (the rerun processes the row again and tolerates
+the missing file), never a committed change with the file left behind. The last transaction shreds the keys,
+audits ``SUBJECT_SHREDDED`` and ``ERASURE_FINISHED`` and marks the run finished.
+
+How to recover. The work of every step is "rows still linked to U (or, for the user's row, not yet anonymised)",
+so a repeated chunk finds nothing to redo. A crash or an exception rolls back the chunk in flight only; an
+exception also marks the run ``failed`` with its class and step (never its message, which could quote data).
+Calling ``erase_person(U)`` again resumes the open run at its recorded step and reaches the same end state. A call
+after a finished run starts a new run that walks everything again and changes nothing; restoring a backup replays
+the deletion list this way. Erased data cannot be recovered: that is the point.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import Storage, default_storage
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from lingjing.privacy.models import ErasureRun, ErasureStatus
+from lingjing.privacy.registry import Declaration, Gap, RowErase, declarations, find_gaps
+from lingjing.security import audit
+from lingjing.security.audit import AuditEvent, actor_ref
+from lingjing.security.crypto import SealedField, shred_subject, user_subject
+
+log = logging.getLogger(__name__)
+
+SHRED_STEP = "security.shred_keys"
+
+
+class RegistryIncomplete(Exception):
+    """The registry has gaps: erasing now could leave undeclared personal data behind."""
+
+    def __init__(self, gaps: list[Gap]) -> None:
+        self.gaps = gaps
+        super().__init__(f"{len(gaps)} registry gap(s), first: {gaps[0].model}.{gaps[0].field}: {gaps[0].problem}")
+
+
+class _Stop(Exception):
+    """Internal: the caller's chunk budget (``stop_after_chunks``) is spent."""
+
+
+@dataclass
+class ErasureReport:
+    run_id: int
+    user_id: uuid.UUID
+    finished: bool = False
+    resumed: bool = False
+    chunks: int = 0  # chunk transactions committed by this call (the final shredding one included)
+    deleted: dict[str, int] = field(default_factory=dict)  # model label -> rows (cascades included)
+    anonymised: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)  # rows left under a legal hold
+    files_removed: int = 0
+    keys_shredded: int = 0
+
+    def add(self, bucket: dict[str, int], label: str, count: int) -> None:
+        if count:
+            bucket[label] = bucket.get(label, 0) + count
+
+
+@dataclass(frozen=True)
+class _Step:
+    label: str
+    decl: Declaration | None  # None: the final shredding step
+
+
+def _steps() -> list[_Step]:
+    steps = [
+        _Step(d.label, d)
+        for d in declarations()
+        if (d.subject or d.subject_ref) and d.on_erase in (RowErase.DELETE, RowErase.ANONYMISE)
+    ]
+    return [*steps, _Step(SHRED_STEP, None)]
+
+
+def erase_person(
+    user_id: uuid.UUID | str,
+    *,
+    acting_user: Any = None,
+    chunk: int | None = None,
+    stop_after_chunks: int | None = None,
+    reason: str = "erasure",
+) -> ErasureReport:
+    """Erase every personal datum of one person, resumably. Returns what this call did.
+
+    1. Refuse while the registry has gaps.
+    2. Open a run, or resume the person's unfinished one (audit ``ERASURE_STARTED`` when new).
+    3. For each DELETE / ANONYMISE declaration from the run's step on: chunks until no row is left.
+    4. Shred the person's keys, audit, mark the run finished (one transaction).
+
+    ``stop_after_chunks`` returns after that many committed chunk transactions, as a kill would (tests,
+    and workers that want to yield); the next call resumes.
+    """
+    gaps = find_gaps()
+    if gaps:
+        raise RegistryIncomplete(gaps)
+    uid = uuid.UUID(str(user_id))
+    chunk = chunk or settings.LINGJING_ERASURE_CHUNK
+    run, resumed = _open_run(uid, acting_user)
+    report = ErasureReport(run_id=run.pk, user_id=uid, resumed=resumed)
+    steps = _steps()
+    labels = [s.label for s in steps]
+    index = labels.index(run.step_label) if run.step_label in labels else min(run.step_index, len(steps) - 1)
+    budget = stop_after_chunks
+    current = steps[index].label
+    try:
+        for position in range(index, len(steps)):
+            step = steps[position]
+            current = step.label
+            while True:
+                if budget is not None and budget <= 0:
+                    return report  # as if killed here: the next call resumes
+                if step.decl is None:
+                    _finish(run, position, step, acting_user, reason, report)
+                elif not _chunk(run, position, step, uid, chunk, acting_user, report):
+                    break
+                report.chunks += 1
+                budget = None if budget is None else budget - 1
+                if step.decl is None:
+                    report.finished = True
+                    break
+    except _Stop:
+        return report
+    except Exception as exc:
+        ErasureRun.objects.filter(pk=run.pk).update(
+            status=ErasureStatus.FAILED, error=f"{type(exc).__name__} at {current}"[:200]
+        )
+        log.exception("erasure run %s failed at %s", run.pk, current)
+        raise
+    for decl in declarations():
+        if decl.on_erase == RowErase.KEEP and (decl.subject or decl.subject_ref):
+            count = decl.model._base_manager.filter(**decl.subject_filter(uid)).count()
+            report.add(report.kept, decl.label, count)
+    return report
+
+
+def _open_run(uid: uuid.UUID, acting_user: Any) -> tuple[ErasureRun, bool]:
+    run = ErasureRun.objects.filter(user_id=uid, finished_at__isnull=True).first()
+    if run is not None:
+        return run, True
+    subject = user_subject(uid)
+    try:
+        with transaction.atomic(durable=True):
+            run = ErasureRun.objects.create(user_id=uid, subject=subject, actor=actor_ref(acting_user))
+            audit.record(AuditEvent.ERASURE_STARTED, acting_user=acting_user, subject=subject, obj=run,
+                         details={"run": run.pk})
+    except IntegrityError:  # another worker opened it between our read and our insert
+        return ErasureRun.objects.get(user_id=uid, finished_at__isnull=True), True
+    return run, False
+
+
+def _anonymised_values(decl: Declaration) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, pd in decl.fields.items():
+        f = decl.model._meta.get_field(name)
+        values[f.attname] = None if isinstance(f, SealedField) else pd.anonymised  # type: ignore[union-attr]
+    return values
+
+
+def _pending(decl: Declaration, uid: uuid.UUID) -> models.QuerySet[Any]:
+    """The subject's rows this step still has to process."""
+    rows = decl.model._base_manager.filter(**decl.subject_filter(uid))
+    if decl.on_erase == RowErase.ANONYMISE and decl.subject == "self":
+        # The user's own row keeps matching the subject filter; once anonymised it has nothing left to do.
+        values = _anonymised_values(decl)
+        if values:
+            rows = rows.exclude(**values)
+    return rows
+
+
+def _chunk(
+    run: ErasureRun, position: int, step: _Step, uid: uuid.UUID, size: int, acting_user: Any, report: ErasureReport
+) -> bool:
+    """Process one chunk of one step in its own transaction. False when the step had nothing left."""
+    decl = step.decl
+    assert decl is not None
+    with transaction.atomic(durable=True):
+        locked = ErasureRun.objects.select_for_update().get(pk=run.pk)
+        if locked.finished_at is not None:  # another worker finished this run meanwhile
+            raise _Stop
+        pks = list(_pending(decl, uid).order_by("pk").values_list("pk", flat=True)[:size])
+        if not pks:
+            return False
+        files = _remove_files(decl, pks)
+        details: dict[str, Any] = {"run": run.pk, "step": step.label, "rows": len(pks), "files": files}
+        if decl.on_erase == RowErase.DELETE:
+            _total, per_model = decl.model._base_manager.filter(pk__in=pks).delete()
+            for label, count in per_model.items():
+                report.add(report.deleted, label, count)
+            details["action"] = "delete"
+            details["cascade"] = {k: v for k, v in per_model.items() if k != decl.label and v}
+        else:
+            values = _anonymised_values(decl)
+            if decl.subject and decl.subject != "self":
+                values[decl.model._meta.get_field(decl.subject).attname] = None  # type: ignore[union-attr]
+            elif decl.subject_ref:
+                values[decl.subject_ref] = ""
+            decl.model._base_manager.filter(pk__in=pks).update(**values)
+            report.add(report.anonymised, decl.label, len(pks))
+            details["action"] = "anonymise"
+        report.files_removed += files
+        audit.record(AuditEvent.ERASURE_STEP, acting_user=acting_user, subject=run.subject, obj=run, details=details)
+        ErasureRun.objects.filter(pk=run.pk).update(
+            status=ErasureStatus.RUNNING,
+            step_index=position,
+            step_label=step.label,
+            chunks_done=F("chunks_done") + 1,
+            rows_done=F("rows_done") + len(pks),
+            error="",
+        )
+    return True
+
+
+def _file_storage(f: models.Field[Any, Any]) -> Storage:
+    return f.storage if isinstance(f, models.FileField) else default_storage
+
+
+def _remove_files(decl: Declaration, pks: Iterable[Any]) -> int:
+    """Delete from storage every file named by the rows' ``export="file"`` fields; missing files are fine."""
+    removed = 0
+    for name, pd in decl.fields.items():
+        if pd.export != "file":
+            continue
+        f = decl.model._meta.get_field(name)
+        storage = _file_storage(f)  # type: ignore[arg-type]
+        for stored in decl.model._base_manager.filter(pk__in=list(pks)).values_list(f.attname, flat=True):  # type: ignore[union-attr]
+            if not stored:
+                continue
+            try:
+                storage.delete(str(stored))
+            except FileNotFoundError:
+                continue
+            removed += 1
+    return removed
+
+
+def _finish(
+    run: ErasureRun, position: int, step: _Step, acting_user: Any, reason: str, report: ErasureReport
+) -> None:
+    """The last transaction: destroy the keys, audit, mark the run finished."""
+    with transaction.atomic(durable=True):
+        locked = ErasureRun.objects.select_for_update().get(pk=run.pk)
+        if locked.finished_at is not None:
+            raise _Stop
+        keys = shred_subject(run.subject, reason=f"{reason} (erasure run {run.pk})")
+        report.keys_shredded = keys
+        audit.record(AuditEvent.SUBJECT_SHREDDED, acting_user=acting_user, subject=run.subject,
+                     details={"keys": keys, "run": run.pk})
+        audit.record(
+            AuditEvent.ERASURE_FINISHED,
+            acting_user=acting_user,
+            subject=run.subject,
+            obj=run,
+            details={"run": run.pk, "chunks": locked.chunks_done, "rows": locked.rows_done},
+        )
+        ErasureRun.objects.filter(pk=run.pk).update(
+            status=ErasureStatus.FINISHED,
+            step_index=position,
+            step_label=step.label,
+            finished_at=timezone.now(),
+            error="",
+        )
