@@ -113,7 +113,7 @@ def register_routers() -> None:
     """Each app adds its router in ``<app>/api.py``; imported here so the schema is complete."""
     from importlib import import_module
 
-    for module in ("lingjing.accounts.api", "lingjing.privacy.api"):
+    for module in ("lingjing.accounts.api", "lingjing.privacy.api", "lingjing.consent.api"):
         try:
             mod = import_module(module)
         except ModuleNotFoundError as exc:

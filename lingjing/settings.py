@@ -58,10 +58,11 @@ INSTALLED_APPS = [
     "lingjing.accounts",
     "lingjing.works",
     "lingjing.studio",
+    "lingjing.consent",
 ]
 
 # Apps whose models hold personal data: every concrete field there must be declared in the registry.
-LINGJING_PERSONAL_DATA_APPS = ["security", "privacy", "accounts", "works", "studio"]
+LINGJING_PERSONAL_DATA_APPS = ["security", "privacy", "accounts", "works", "studio", "consent"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -42,6 +42,15 @@ class AuditEvent(enum.StrEnum):
     ERASURE_FINISHED = "privacy.erasure_finished"
     # staff
     DEMO_SEEDED = "staff.demo_seeded"
+    # consent and policy
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    CONSENT_PURPOSE_ADDED = "consent.purpose_added"
+    CONSENT_NOTICE_CHANGED = "consent.notice_changed"
+    POLICY_PUBLISHED = "policy.published"
+    POLICY_ACCEPTED = "policy.accepted"
+    POLICY_NOTIFIED = "policy.notified"
+    EMAIL_TRACKING_RECORDED = "consent.email_tracking_recorded"
     # works
     WORK_CREATED = "work.created"
     WORK_UPDATED = "work.updated"
