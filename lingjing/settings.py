@@ -63,6 +63,9 @@ INSTALLED_APPS = [
 
 # Apps whose models hold personal data: every concrete field there must be declared in the registry.
 LINGJING_PERSONAL_DATA_APPS = ["security", "privacy", "accounts", "works", "studio", "consent"]
+if LINGJING_ENV == "test":  # models that exercise the export and erasure engines (lingjing/privacy/tests/testapp)
+    INSTALLED_APPS.append("lingjing.privacy.tests.testapp")
+    LINGJING_PERSONAL_DATA_APPS.append("privacy_testapp")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
