@@ -146,7 +146,9 @@ def record(
     AuditHead.objects.filter(pk=1).update(seq=entry.seq, hash=entry.hash)
     every = settings.LINGJING_AUDIT_CHECKPOINT_EVERY
     if entry.seq % every == 0:
-        transaction.on_commit(_checkpoint_soon)
+        # robust: a checkpoint that cannot be written (full disk, broken chain) is logged, not raised into the
+        # request whose change already committed; `lingjing audit verify` and the next checkpoint catch up.
+        transaction.on_commit(_checkpoint_soon, robust=True)
     return entry
 
 
