@@ -1,17 +1,45 @@
 """The JSON API at ``/api/v1``: Django Ninja, Bearer tokens for clients, session + CSRF for pages.
 
-Errors always have the shape ``{"error": {"code": "...", "message": "..."}}`` (API-CONTRACT.md).
+Errors always have the shape ``{"error": {"code": "...", "message": "..."}}`` (API-CONTRACT.md): raise
+``ApiError`` from API code; everything else Ninja or Django can throw is mapped by the handlers installed by
+``install_error_handlers`` below, and ``lingjing.core.middleware.ApiErrorMiddleware`` covers the answers that
+never reach Ninja (unknown paths, wrong methods). Messages are Chinese, the product's first language, and
+English for a client that asks for it (``Accept-Language: en``).
+
+Auth (``AUTH``) tries, in order:
+
+1. ``bearer`` — ``Authorization: Bearer <token>``; only the token's SHA-256 is stored (``accounts.ApiToken``).
+   A request that presents a token which is unknown, revoked or belongs to an inactive account is refused
+   with 401 ``invalid_token`` at once, without falling back to the session.
+2. ``session`` — the browser's session cookie. A request carrying the cookie must pass Django's CSRF check
+   (``X-CSRFToken`` header), else 403 ``csrf_failed``; a request without the cookie is simply anonymous.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import HttpBearer, SessionAuth
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
+
+from lingjing.core.middleware import status_code, status_message
+
+logger = logging.getLogger("lingjing.api")
+
+# How stale a token's "last used" time may get before a request refreshes it: one write per token per window,
+# not one per request.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
 
 class ApiError(Exception):
@@ -29,79 +57,121 @@ class BearerAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         from lingjing.accounts.models import ApiToken, hash_token
 
+        token = token.strip()
         row = (
             ApiToken.objects.select_related("user")
             .filter(token_hash=hash_token(token), revoked_at__isnull=True)
             .first()
+            if token
+            else None
         )
-        if row is None or not row.user.is_active:
-            return None
-        ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        if row is None or not row.user.is_active or getattr(row.user, "status", "active") == "erased":
+            raise ApiError(401, "invalid_token", _("访问令牌无效或已失效，请重新登录"))
+        now = timezone.now()
+        if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
+            # Bookkeeping for the user's device list, like Django's own last_login: no audit row per request.
+            ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
         request.user = row.user
         request.api_token = row  # type: ignore[attr-defined]
         return row.user
 
 
-class CsrfSessionAuth(SessionAuth):
+class CsrfSessionAuth(APIKeyCookie):
     """Browser pages calling the API with their session cookie must send the CSRF token."""
 
-    csrf = True
+    param_name: str = settings.SESSION_COOKIE_NAME
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        key = request.COOKIES.get(self.param_name)
+        if not key:
+            return None  # no session: anonymous, nothing to forge
+        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request) is not None:
+            raise ApiError(403, "csrf_failed", _("安全校验失败（CSRF），请刷新页面后重试"))
+        return key
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        if key and request.user.is_authenticated:
+            return request.user
+        return None
 
 
 bearer = BearerAuth()
 session = CsrfSessionAuth()
 AUTH = [bearer, session]
 
-api = NinjaAPI(
-    title="灵境 Lingjing API",
-    version="1",
-    urls_namespace="api",
-    docs_url="/docs",
-)
-
 
 def error_response(request: HttpRequest, status: int, code: str, message: str, **headers: str) -> HttpResponse:
-    response = api.create_response(request, {"error": {"code": code, "message": message}}, status=status)
+    body = {"error": {"code": code, "message": message}}
+    response = HttpResponse(
+        json.dumps(body, ensure_ascii=False), status=status, content_type="application/json; charset=utf-8"
+    )
     for name, value in headers.items():
         response[name] = value
     return response
 
 
-@api.exception_handler(ApiError)
-def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return error_response(request, exc.status, exc.code, exc.message, **exc.headers)
-
-
-@api.exception_handler(ValidationError)
-def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+def _validation_message(exc: ValidationError) -> str:
     fields = []
     for err in exc.errors:
-        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload")]
+        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload", "form", "file")]
         fields.append(".".join(loc) or "body")
-    message = "请求参数无效：" + "、".join(dict.fromkeys(fields)) if fields else "请求参数无效"
-    return error_response(request, 422, "invalid_request", message)
+    unique = list(dict.fromkeys(fields))
+    return _("请求参数无效：%(fields)s") % {"fields": "、".join(unique)} if unique else _("请求参数无效")
 
 
-@api.exception_handler(AuthenticationError)
-def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error_response(request, 401, "unauthenticated", "请先登录")
+def install_error_handlers(target: NinjaAPI) -> None:
+    """Map every exception the API can meet to the contract's error shape (also used by tests' own APIs)."""
+
+    def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+        return error_response(request, exc.status, exc.code, exc.message, **exc.headers)
+
+    def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        return error_response(request, 422, "invalid_request", _validation_message(exc))
+
+    def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return error_response(request, 401, "unauthenticated", status_message(401))
+
+    def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+        headers = {"Retry-After": str(max(1, int(exc.wait)))} if exc.wait is not None else {}
+        return error_response(request, 429, "rate_limited", status_message(429), **headers)
+
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        status = exc.status_code
+        return error_response(request, status, status_code(status), status_message(status))
+
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return error_response(request, 404, "not_found", _("内容不存在"))
+
+    def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+        return error_response(request, 403, "forbidden", status_message(403))
+
+    def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # The details go to the log only; the client learns nothing about the code.
+        logger.error("unhandled API error on %s %s", request.method, request.path, exc_info=exc)
+        return error_response(request, 500, "server_error", status_message(500))
+
+    handlers: list[tuple[type[Exception], Callable[[HttpRequest, Any], HttpResponse]]] = [
+        (ApiError, api_error),
+        (ValidationError, validation_error),
+        (AuthenticationError, authentication_error),
+        (Throttled, throttled),
+        (HttpError, http_error),
+        (Http404, not_found),
+        (PermissionDenied, permission_denied),
+        (Exception, unexpected),
+    ]
+    for exc_class, handler in handlers:
+        target.add_exception_handler(exc_class, handler)
 
 
-@api.exception_handler(HttpError)
-def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}
-    messages = {403: "没有权限", 404: "内容不存在", 429: "请求过于频繁，请稍后再试"}
-    return error_response(
-        request, exc.status_code, codes.get(exc.status_code, "error"), messages.get(exc.status_code, str(exc))
-    )
-
-
-@api.exception_handler(Exception)
-def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    import logging
-
-    logging.getLogger("lingjing.api").exception("unhandled API error")
-    return error_response(request, 500, "server_error", "服务器内部错误，请稍后再试")
+api = NinjaAPI(
+    title="灵境 Lingjing API",
+    version="1",
+    description='灵境 AI 动漫创作平台的 JSON 接口。错误统一为 {"error": {"code", "message"}}。',
+    urls_namespace="api",
+    docs_url="/docs",
+)
+install_error_handlers(api)
 
 
 @api.get("/healthz", auth=None, tags=["meta"])

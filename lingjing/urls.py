@@ -1,3 +1,6 @@
+"""The site's URL map. Apps add their pages by including ``lingjing.<app>.urls`` here, above the core catch-all
+routes; their JSON endpoints go through ``register_routers()`` in ``lingjing/api.py`` instead."""
+
 from django.contrib import admin
 from django.urls import include, path
 
@@ -7,5 +10,11 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("console/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("lingjing.accounts.urls")),
     path("", include("lingjing.core.urls")),
 ]
+
+handler400 = "lingjing.core.views.bad_request"
+handler403 = "lingjing.core.views.permission_denied"
+handler404 = "lingjing.core.views.page_not_found"
+handler500 = "lingjing.core.views.server_error"

@@ -9,10 +9,15 @@ from django.db.models.signals import post_migrate
 class CoreConfig(AppConfig):
     name = "lingjing.core"
     label = "core"
+    verbose_name = "站点"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from lingjing.core.roles import sync_roles_after_migrate
+
         post_migrate.connect(_create_cache_table, sender=self)
+        # Without a sender: it must run after the last app's permissions exist (see roles.py).
+        post_migrate.connect(sync_roles_after_migrate, dispatch_uid="lingjing.core.roles")
 
 
 def _create_cache_table(using: str = "default", **kwargs: Any) -> None:

@@ -1,18 +1,41 @@
+"""Site-wide pages: home, help and contact, health, and the error pages (404/403/400/500, CSRF failure)."""
+
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+
+from lingjing.core.home import home_sections
+
+logger = logging.getLogger("lingjing.core")
+
+# How fast we answer questions and complaints sent to the contact address. The policy promises 30 days (九);
+# rights requests have their own, stricter clock (15 working days, see the privacy app).
+REPLY_WORKING_DAYS = 15
+POLICY_REPLY_DAYS = 30
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html")
+    return render(request, "core/home.html", {"sections": home_sections(request)})
 
 
 def help_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/help.html")
+    context = {
+        "reply_working_days": REPLY_WORKING_DAYS,
+        "policy_reply_days": POLICY_REPLY_DAYS,
+        "support_url": "/support/",
+    }
+    return render(request, "core/help.html", context)
 
 
+@never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
     """200 when the site can serve: the database answers."""
     try:
@@ -20,5 +43,44 @@ def healthz(request: HttpRequest) -> HttpResponse:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
+        logger.exception("health check: database unavailable")
         return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+# --- error pages ------------------------------------------------------------------------------------------
+# Wired in lingjing/urls.py (handler400/403/404/500) and settings.CSRF_FAILURE_VIEW. Under /api/ the
+# ApiErrorMiddleware turns these into the JSON error shape.
+
+
+def _error(request: HttpRequest, status: int, heading: str, message: str) -> HttpResponse:
+    context = {"status": status, "heading": heading, "message": message}
+    return render(request, "core/error.html", context, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, _("请求无法处理"), _("请求的格式不正确。请返回上一页重新操作。"))
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, _("没有访问权限"), _("您没有权限查看这个页面。如需帮助，请联系客服。"))
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, _("页面不存在"), _("您访问的页面不存在，或已被删除。"))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """No database, session or user lookups here: the error may be that the database is down."""
+    template = loader.get_template("core/500.html")
+    return HttpResponseServerError(template.render({"controller": settings.LINGJING_CONTROLLER}))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    logger.warning("CSRF failure on %s: %s", request.path, reason)
+    return _error(
+        request,
+        403,
+        _("页面已过期"),
+        _("为保护您的账号安全，表单需要重新提交。请刷新页面后再试一次；如仍失败，请确认浏览器允许本站的 Cookie。"),
+    )

@@ -1,0 +1,166 @@
+"""The API shell: schema, error shape for every failure, Bearer and session auth."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def error_of(response: Any) -> dict[str, str]:
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = json.loads(response.content)
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    return body["error"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def token_for(db: Any) -> Any:
+    from lingjing.accounts.models import ApiToken, hash_token
+
+    def make(user: Any, *, revoked: bool = False) -> str:
+        from django.utils import timezone
+
+        raw = secrets.token_urlsafe(32)
+        ApiToken.objects.create(
+            user=user, token_hash=hash_token(raw), label="测试设备", revoked_at=timezone.now() if revoked else None
+        )
+        return raw
+
+    return make
+
+
+def test_openapi_schema_is_served_as_json_with_title(client: Client) -> None:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["info"]["title"] == "灵境 Lingjing API"
+    assert schema["openapi"].startswith("3.")
+    assert "/api/v1/healthz" in schema["paths"]
+
+
+def test_unknown_api_path_is_a_json_404(client: Client) -> None:
+    response = client.get("/api/v1/no/such/thing")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_wrong_method_is_a_json_405(client: Client) -> None:
+    response = client.delete("/api/v1/healthz")
+    assert response.status_code == 405
+    assert error_of(response) == {"code": "method_not_allowed", "message": "不支持该请求方法"}
+    assert "GET" in response["Allow"]
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_missing_credentials_are_a_json_401(client: Client) -> None:
+    response = client.get("/test-api/whoami")
+    assert response.status_code == 401
+    assert error_of(response) == {"code": "unauthenticated", "message": "请先登录"}
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+@pytest.mark.parametrize("header", ["Bearer not-a-real-token", "Bearer ", "bearer x y"])
+def test_bad_bearer_token_is_a_json_401(client: Client, header: str) -> None:
+    response = client.get("/test-api/whoami", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert error_of(response)["code"] in ("invalid_token", "unauthenticated")
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_revoked_token_is_refused(client: Client, make_user: Any, token_for: Any) -> None:
+    raw = token_for(make_user(), revoked=True)
+    response = client.get("/test-api/whoami", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "invalid_token"
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_bad_bearer_does_not_fall_back_to_the_session(client: Client, make_user: Any) -> None:
+    client.force_login(make_user())
+    response = client.get("/test-api/whoami", HTTP_AUTHORIZATION="Bearer forged")
+    assert response.status_code == 401
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_valid_bearer_token_authenticates_and_records_last_use(client: Client, make_user: Any, token_for: Any) -> None:
+    from lingjing.accounts.models import ApiToken
+
+    user = make_user("bob")
+    raw = token_for(user)
+    response = client.get("/test-api/whoami", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"id": str(user.pk), "via": "bearer"}
+    assert ApiToken.objects.get(user=user).last_used_at is not None
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_token_of_an_erased_account_is_refused(client: Client, make_user: Any, token_for: Any) -> None:
+    from lingjing.accounts.models import User, UserStatus
+
+    user = make_user()
+    raw = token_for(user)
+    User.objects.filter(pk=user.pk).update(status=UserStatus.ERASED)
+    response = client.get("/test-api/whoami", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "invalid_token"
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_session_auth_works_for_reads_and_needs_csrf_for_writes(make_user: Any) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user())
+    assert client.get("/test-api/whoami").json()["via"] == "session"
+
+    refused = client.post("/test-api/touch")
+    assert refused.status_code == 403
+    assert error_of(refused)["code"] == "csrf_failed"
+
+    client.get("/")  # the page sets the CSRF cookie, as a browser would get it
+    token = client.cookies["csrftoken"].value
+    accepted = client.post("/test-api/touch", HTTP_X_CSRFTOKEN=token)
+    assert accepted.status_code == 200, accepted.content
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_anonymous_write_without_cookies_is_401_not_a_csrf_error() -> None:
+    response = Client(enforce_csrf_checks=True).post("/test-api/touch")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "unauthenticated"
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_validation_error_is_422_with_a_chinese_message(client: Client) -> None:
+    response = client.post("/test-api/echo", {"name": "x", "count": "many"}, content_type="application/json")
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "invalid_request"
+    assert error["message"].startswith("请求参数无效") and "count" in error["message"]
+
+    malformed = client.post("/test-api/echo", "{not json", content_type="application/json")
+    assert malformed.status_code in (400, 422)
+    error_of(malformed)
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_unexpected_exception_is_a_json_500_without_details(caplog: pytest.LogCaptureFixture) -> None:
+    client = Client(raise_request_exception=False)
+    response = client.get("/test-api/crash")
+    assert response.status_code == 500
+    error = error_of(response)
+    assert error["code"] == "server_error"
+    text = response.content.decode()
+    assert "secret-internal-detail" not in text and "Traceback" not in text
+    assert "secret-internal-detail" in caplog.text  # the operator still sees it in the log
+
+
+@pytest.mark.urls("lingjing.core.tests.api_urls")
+def test_api_error_keeps_its_status_code_and_message(client: Client) -> None:
+    response = client.get("/test-api/gone")
+    assert response.status_code == 410
+    assert error_of(response) == {"code": "gone", "message": "作品已删除"}
