@@ -10,7 +10,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("console/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("accounts/", include("lingjing.accounts.urls")),
     path("", include("lingjing.core.urls")),
 ]
 
