@@ -62,6 +62,9 @@ class Panel:
     image_path: str
     lines: tuple[LineSpec, ...] = ()
     caption: str = ""
+    # (character name, x of the head as a fraction of the width): where speech-bubble tails point.
+    # ``media.sketch.figure_positions(shot)`` gives it for sketches; unknown speakers alternate left/right.
+    figure_x: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
