@@ -135,7 +135,12 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "lingjing_cache"}
+        # Rate-limit counters live here: a high MAX_ENTRIES keeps culling from resetting them.
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "lingjing_cache",
+            "OPTIONS": {"MAX_ENTRIES": envint("LINGJING_DB_CACHE_MAX_ENTRIES", 200_000, minimum=1000)},
+        }
     }
 
 # --- tasks ------------------------------------------------------------------------------------------------
@@ -236,6 +241,32 @@ DEFAULT_FROM_EMAIL = envstr("LINGJING_FROM_EMAIL", "灵境 <noreply@lingjingai.c
 LINGJING_SMS_BACKEND = envstr("LINGJING_SMS_BACKEND", "console")
 if LINGJING_SMS_BACKEND not in ("console", "aliyun", "tencent"):
     raise ImproperlyConfigured(f"LINGJING_SMS_BACKEND must be console, aliyun or tencent, not {LINGJING_SMS_BACKEND!r}")
+# SMS provider (aliyun: AccessKey + sign name + template code; tencent: SecretId/Key + SdkAppId + template id)
+LINGJING_SMS_ACCESS_KEY_ID = envstr("LINGJING_SMS_ACCESS_KEY_ID", "")
+LINGJING_SMS_ACCESS_KEY_SECRET = envstr("LINGJING_SMS_ACCESS_KEY_SECRET", "")
+LINGJING_SMS_SIGN_NAME = envstr("LINGJING_SMS_SIGN_NAME", "灵境")
+LINGJING_SMS_TEMPLATE = envstr("LINGJING_SMS_TEMPLATE", "")
+LINGJING_SMS_SDK_APP_ID = envstr("LINGJING_SMS_SDK_APP_ID", "")
+LINGJING_SMS_REGION = envstr("LINGJING_SMS_REGION", "ap-guangzhou")
+LINGJING_SMS_ENDPOINT = envstr("LINGJING_SMS_ENDPOINT", "")  # host[:port]; empty: the provider's public endpoint
+# One-time codes and the SMS pumping defence (see docs/subsystems/accounts.md)
+LINGJING_SMS_CODE_TTL = envint("LINGJING_SMS_CODE_TTL", 300, minimum=60)
+LINGJING_SMS_MAX_ATTEMPTS = envint("LINGJING_SMS_MAX_ATTEMPTS", 5, minimum=1)
+LINGJING_SMS_COOLDOWN = envint("LINGJING_SMS_COOLDOWN", 60, minimum=1)
+LINGJING_SMS_PER_NUMBER_HOUR = envint("LINGJING_SMS_PER_NUMBER_HOUR", 5, minimum=1)
+LINGJING_SMS_PER_NUMBER_DAY = envint("LINGJING_SMS_PER_NUMBER_DAY", 10, minimum=1)
+LINGJING_SMS_PER_IP_HOUR = envint("LINGJING_SMS_PER_IP_HOUR", 20, minimum=1)
+LINGJING_SMS_PER_IP_DAY = envint("LINGJING_SMS_PER_IP_DAY", 60, minimum=1)
+LINGJING_SMS_PREFIX_DIGITS = envint("LINGJING_SMS_PREFIX_DIGITS", 7, minimum=3, maximum=11)
+LINGJING_SMS_PER_PREFIX_DAY = envint("LINGJING_SMS_PER_PREFIX_DAY", 200, minimum=1)
+LINGJING_SMS_GLOBAL_HOUR = envint("LINGJING_SMS_GLOBAL_HOUR", 2000, minimum=1)
+# Sign-in failures: per account and per address, locked with doubling back-off
+LINGJING_LOGIN_FAILURES_BEFORE_LOCK = envint("LINGJING_LOGIN_FAILURES_BEFORE_LOCK", 5, minimum=1)
+LINGJING_LOGIN_LOCK_SECONDS = envint("LINGJING_LOGIN_LOCK_SECONDS", 60, minimum=1)
+LINGJING_LOGIN_IP_FAILURES_BEFORE_LOCK = envint("LINGJING_LOGIN_IP_FAILURES_BEFORE_LOCK", 30, minimum=1)
+LINGJING_STEP_UP_MINUTES = envint("LINGJING_STEP_UP_MINUTES", 10, minimum=1)
+LINGJING_GUARDIAN_EXPIRY_DAYS = envint("LINGJING_GUARDIAN_EXPIRY_DAYS", 7, minimum=1)
+LINGJING_PROXY_COUNT = envint("LINGJING_PROXY_COUNT", 0, minimum=0)  # trusted reverse proxies (X-Forwarded-For)
 
 # --- privacy ----------------------------------------------------------------------------------------------
 LINGJING_DELETION_GRACE_DAYS = envint("LINGJING_DELETION_GRACE_DAYS", 15, minimum=0)

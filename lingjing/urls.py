@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("console/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("lingjing.accounts.urls")),
+    path("studio/", include("lingjing.studio.urls")),
     path("", include("lingjing.core.urls")),
 ]
 

@@ -1,4 +1,9 @@
-"""People: the user model (members and staff alike) and API tokens."""
+"""People: the user model (members and staff alike), API tokens, web sessions, one-time codes and guardians.
+
+Children under 14 (policy 六): the date of birth decides. Their account waits in ``pending_guardian`` until a
+guardian confirms by SMS code (:class:`GuardianConsent`); every datum of such a user is handled as sensitive
+personal information (PIPL art. 28, 31), whatever the field's usual category says (see ``accounts.policy``).
+"""
 
 from __future__ import annotations
 
@@ -61,6 +66,16 @@ ERASED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
         "date_joined": PD("identity.account", ("account",), "contract", _ACCOUNT, anonymised=ERASED_DATE,
                           note="NOT NULL: an erased account keeps a fixed placeholder date"),
         "status": PD("identity.account", ("account",), "contract", _ACCOUNT, anonymised=UserStatus.ERASED),
+        "nickname_key": PD("profile.nickname", ("profile",), "contract", _ACCOUNT, export="omit", anonymised=None,
+                           note="case-folded nickname that keeps nicknames unique"),
+        "avatar": PD("profile.avatar", ("profile", "content"), "contract", _ACCOUNT, export="file", anonymised="",
+                     note="re-encoded image without metadata, in default storage"),
+        "avatar_thumb": PD("profile.avatar", ("profile", "content"), "contract", _ACCOUNT, export="omit",
+                           anonymised="", note="256 px variant of the avatar"),
+        "totp_secret": PD("identity.credential", ("security",), "contract", _ACCOUNT, export="omit", anonymised=None),
+        "totp_enabled_at": PD("identity.credential", ("security",), "contract", _ACCOUNT, anonymised=None),
+        "totp_last_step": PD("identity.credential", ("security",), "contract", _ACCOUNT, export="omit",
+                             anonymised=None, note="last accepted TOTP time step, against replay"),
     },
     non_personal=NonPersonal(["id", "is_staff", "is_superuser"], why="pseudonymous id and staff flags"),
     on_erase=RowErase.ANONYMISE,
@@ -77,6 +92,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     status = models.CharField(max_length=20, choices=UserStatus.choices, default=UserStatus.ACTIVE, db_index=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    nickname_key = models.CharField(max_length=64, unique=True, null=True, editable=False)
+    avatar = models.CharField(max_length=200, blank=True, editable=False)
+    avatar_thumb = models.CharField(max_length=200, blank=True, editable=False)
+    totp_secret = SealedField(owner="self")
+    totp_enabled_at = models.DateTimeField(null=True, blank=True)
+    totp_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -103,6 +124,18 @@ class User(AbstractBaseUser, PermissionsMixin):
         self.phone = e164
         self.phone_index = blind_index(e164)
 
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
+
+    @property
+    def avatar_url(self) -> str | None:
+        if not self.avatar_thumb:
+            return None
+        from django.urls import reverse
+
+        return reverse("accounts:avatar", args=[self.avatar_thumb.rsplit("/", 1)[-1]])
+
 
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -115,6 +148,10 @@ def hash_token(raw: str) -> str:
         "created_at": PD("device.session", ("security",), "contract", Retention.for_days(90)),
         "last_used_at": PD("device.session", ("security",), "contract", Retention.for_days(90)),
         "revoked_at": PD("device.session", ("security",), "contract", Retention.for_days(90)),
+        "verified_until": PD("device.session", ("security",), "contract", Retention.for_days(90),
+                             note="end of the step-up verification granted to this token"),
+        "ip_network": PD("device.ip", ("security",), "contract", Retention.for_days(90),
+                         note="truncated address (IPv4 /24, IPv6 /48) at sign-in"),
     },
     non_personal=NonPersonal(["id", "user", "token_hash"], why="pseudonymous ids and a one-way token hash"),
     erase_order=10,
@@ -129,3 +166,124 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    verified_until = models.DateTimeField(null=True, blank=True)
+    ip_network = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"token {str(self.pk)[:8]}"
+
+
+_SESSION_DAYS = Retention.for_days(90)
+
+
+@declare(
+    subject="user",
+    fields={
+        "session_key": PD("device.session", ("security",), "contract", _SESSION_DAYS, export="omit",
+                          note="sealed, so the user can sign this session out from another device"),
+        "label": PD("device.session", ("security",), "contract", _SESSION_DAYS, note="browser and system"),
+        "ip_network": PD("device.ip", ("security",), "contract", _SESSION_DAYS,
+                         note="truncated address (IPv4 /24, IPv6 /48) at sign-in"),
+        "created_at": PD("device.session", ("security",), "contract", _SESSION_DAYS),
+        "revoked_at": PD("device.session", ("security",), "contract", _SESSION_DAYS),
+    },
+    non_personal=NonPersonal(["id", "user", "key_hash"], why="pseudonymous ids and a one-way hash of the key"),
+    erase_order=10,
+)
+class UserSession(models.Model):
+    """A signed-in browser session, listed on the security page so the user can sign it out."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="web_sessions")
+    key_hash = models.CharField(max_length=64, unique=True)
+    session_key = SealedField(owner="user")
+    label = SealedField(owner="user")
+    ip_network = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"session {str(self.pk)[:8]}"
+
+
+class CodePurpose(models.TextChoices):
+    REGISTER = "register", "注册"
+    LOGIN = "login", "登录"
+    VERIFY = "verify", "身份验证"
+    GUARDIAN = "guardian", "监护人确认"
+
+
+@declare(
+    subject="user",
+    fields={
+        "phone_index": PD("identity.phone", ("account", "security"), "contract", Retention.for_days(1),
+                          export="omit", note="keyed HMAC of the number the code went to"),
+        "created_at": PD("security.event", ("security",), "contract", Retention.for_days(1)),
+    },
+    non_personal=NonPersonal(
+        ["id", "user", "purpose", "code_hmac", "expires_at", "attempts", "consumed_at"],
+        why="the code exists only as an HMAC; counters and times of a one-day record",
+    ),
+    erase_order=10,
+)
+class SmsCode(models.Model):
+    """A one-time code sent by SMS. Only an HMAC of the code is kept; the row dies after one use or 5 misses."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phone_index = models.CharField(max_length=64)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=16, choices=CodePurpose.choices)
+    code_hmac = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["phone_index", "purpose", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"code {str(self.pk)[:8]} ({self.purpose})"
+
+
+class GuardianStatus(models.TextChoices):
+    PENDING = "pending", "待确认"
+    CONFIRMED = "confirmed", "已同意"
+    DECLINED = "declined", "已拒绝"
+    WITHDRAWN = "withdrawn", "已撤回"
+    EXPIRED = "expired", "已过期"
+
+
+_CHILD = Retention.account()
+
+
+@declare(
+    subject="child",
+    fields={
+        "guardian_phone": PD("child.guardian", ("child",), "legal_duty", _CHILD),
+        "guardian_phone_index": PD("child.guardian", ("child",), "legal_duty", _CHILD, export="omit",
+                                   note="keyed HMAC of the guardian's number, to find their children's requests"),
+        "status": PD("child.guardian", ("child",), "legal_duty", _CHILD),
+        "method": PD("child.guardian", ("child",), "legal_duty", _CHILD),
+        "requested_at": PD("child.guardian", ("child",), "legal_duty", _CHILD),
+        "expires_at": PD("child.guardian", ("child",), "legal_duty", _CHILD),
+        "decided_at": PD("child.guardian", ("child",), "legal_duty", _CHILD),
+    },
+    non_personal=NonPersonal(["id", "child"], why="pseudonymous ids"),
+    erase_order=10,
+)
+class GuardianConsent(models.Model):
+    """A guardian's consent for a child under 14: requested at sign-up, decided by SMS code on the guardian page."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    child = models.ForeignKey(User, on_delete=models.CASCADE, related_name="guardian_consents")
+    guardian_phone = SealedField(owner="child")
+    guardian_phone_index = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=GuardianStatus.choices, default=GuardianStatus.PENDING)
+    method = models.CharField(max_length=16, default="sms_code")
+    requested_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"guardian consent {str(self.pk)[:8]} ({self.status})"

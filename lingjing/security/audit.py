@@ -31,6 +31,25 @@ class AuditEvent(enum.StrEnum):
     USER_ROLE_CHANGED = "account.role_changed"
     API_TOKEN_CREATED = "account.token_created"  # noqa: S105
     API_TOKEN_REVOKED = "account.token_revoked"  # noqa: S105
+    SMS_CODE_SENT = "account.sms_code_sent"
+    LOGIN_SUCCEEDED = "account.login_succeeded"
+    LOGIN_FAILED = "account.login_failed"
+    LOGGED_OUT = "account.logged_out"
+    SESSION_REVOKED = "account.session_revoked"
+    PASSWORD_CHANGED = "account.password_changed"  # noqa: S105
+    PHONE_CHANGED = "account.phone_changed"
+    PROFILE_UPDATED = "account.profile_updated"
+    AVATAR_SET = "account.avatar_set"
+    STEP_UP_VERIFIED = "account.step_up_verified"
+    STEP_UP_FAILED = "account.step_up_failed"
+    TOTP_ENROLMENT_STARTED = "account.totp_enrolment_started"
+    TOTP_ENABLED = "account.totp_enabled"
+    TOTP_DISABLED = "account.totp_disabled"
+    GUARDIAN_REQUESTED = "account.guardian_requested"
+    GUARDIAN_CONFIRMED = "account.guardian_confirmed"
+    GUARDIAN_DECLINED = "account.guardian_declined"
+    GUARDIAN_WITHDRAWN = "account.guardian_withdrawn"
+    PENDING_CHILD_DELETED = "account.pending_child_deleted"
     # security
     KEYS_ROTATED = "security.keys_rotated"
     SUBJECT_SHREDDED = "security.subject_shredded"
