@@ -12,6 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("lingjing.accounts.urls")),
     path("studio/", include("lingjing.studio.urls")),
+    path("", include("lingjing.consent.urls")),
     path("", include("lingjing.core.urls")),
 ]
 

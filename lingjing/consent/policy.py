@@ -84,24 +84,31 @@ def upcoming_policy_version(now: dt.datetime | None = None) -> PolicyVersion | N
     return PolicyVersion.objects.filter(effective_at__gt=now).order_by("number").first()
 
 
+def latest_material_in_force(now: dt.datetime | None = None) -> PolicyVersion | None:
+    return (
+        PolicyVersion.objects.filter(effective_at__lte=now or timezone.now(), material=True)
+        .order_by("-number")
+        .first()
+    )
+
+
+def needs_acceptance(user: Any, version: PolicyVersion) -> bool:
+    """Whether ``user`` still has to accept the material ``version`` (or any later one)."""
+    if PolicyAcceptance.objects.filter(user=user, version__number__gte=version.number).exists():
+        return False
+    # Someone who joined after the change took effect accepted a text that already contained it.
+    joined = getattr(user, "date_joined", None)
+    return not (joined is not None and joined >= version.effective_at)
+
+
 def material_version_to_accept(user: Any, now: dt.datetime | None = None) -> PolicyVersion | None:
     """The material version in force that the person has not accepted (nor any later one), if any."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    now = now or timezone.now()
-    latest_material = (
-        PolicyVersion.objects.filter(effective_at__lte=now, material=True).order_by("-number").first()
-    )
-    if latest_material is None:
+    latest = latest_material_in_force(now)
+    if latest is None or not needs_acceptance(user, latest):
         return None
-    accepted = PolicyAcceptance.objects.filter(user=user, version__number__gte=latest_material.number).exists()
-    if accepted:
-        return None
-    # Someone who joined after the change took effect accepted a text that already contained it.
-    joined = getattr(user, "date_joined", None)
-    if joined is not None and joined >= latest_material.effective_at:
-        return None
-    return latest_material
+    return latest
 
 
 def record_policy_acceptance(

@@ -62,7 +62,7 @@ PURPOSES = [
         "key": "marketing",
         "kind": "marketing",
         "registry_purpose": "",
-        "cookie_category": "marketing",
+        "cookie_category": "",
         "honours_signals": False,
         "position": 40,
         "title_zh": "营销信息",
