@@ -282,6 +282,35 @@ LINGJING_CONTROLLER = {
 LINGJING_AUDIT_CHECKPOINT_EVERY = envint("LINGJING_AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 LINGJING_ERASURE_CHUNK = envint("LINGJING_ERASURE_CHUNK", 500, minimum=1)
 
+# --- studio -----------------------------------------------------------------------------------------------
+# Provider settings of this deployment, one JSON object keyed "llm", "image.comfyui", "image.openai",
+# "image.sdwebui", "speech.openai" (docs/subsystems/studio.md). Keys in it are never logged or exported.
+LINGJING_STUDIO_PROVIDERS: dict[str, dict[str, Any]] = {}
+if envstr("LINGJING_STUDIO_PROVIDERS", ""):
+    import json as _json
+
+    try:
+        LINGJING_STUDIO_PROVIDERS = _json.loads(envstr("LINGJING_STUDIO_PROVIDERS", ""))
+    except ValueError:
+        raise ImproperlyConfigured("LINGJING_STUDIO_PROVIDERS must be a JSON object") from None
+    if not isinstance(LINGJING_STUDIO_PROVIDERS, dict) or not all(
+        isinstance(v, dict) for v in LINGJING_STUDIO_PROVIDERS.values()
+    ):
+        raise ImproperlyConfigured("LINGJING_STUDIO_PROVIDERS must map provider names to JSON objects")
+# A running studio job whose heartbeat is older than this is taken over by the next worker.
+LINGJING_STUDIO_STALE_SECONDS = envint("LINGJING_STUDIO_STALE_SECONDS", 120, minimum=10)
+# Video/image size override "WIDTHxHEIGHT" (previews, tests); empty: the work's preset (1080×1920 / 1920×1080).
+_studio_size = envstr("LINGJING_STUDIO_VIDEO_SIZE", "")
+LINGJING_STUDIO_VIDEO_SIZE: tuple[int, int] | None = None
+if _studio_size:
+    try:
+        _w, _h = (int(p) for p in _studio_size.lower().split("x"))
+    except ValueError:
+        raise ImproperlyConfigured(f"LINGJING_STUDIO_VIDEO_SIZE must be WIDTHxHEIGHT, not {_studio_size!r}") from None
+    if not (64 <= _w <= 3840 and 64 <= _h <= 3840):
+        raise ImproperlyConfigured("LINGJING_STUDIO_VIDEO_SIZE sides must be between 64 and 3840")
+    LINGJING_STUDIO_VIDEO_SIZE = (_w, _h)
+
 # --- logging ----------------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
