@@ -425,8 +425,14 @@ class NewOutput:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def do_add_outputs_for_job(work: Work, outputs: Sequence[NewOutput], *, run: JobRun | None) -> list[GeneratedAsset]:
-    """Record new candidates (each becomes its slot's chosen one; older candidates stay for undo)."""
+def do_add_outputs_for_job(
+    work: Work, outputs: Sequence[NewOutput], *, run: JobRun | None, replace_kind: str | None = None
+) -> list[GeneratedAsset]:
+    """Record new candidates (each becomes its slot's chosen one; older candidates stay for undo).
+
+    ``replace_kind``: slots of that kind not among ``outputs`` stop being chosen (e.g. pages beyond a shorter
+    storyboard's last page).
+    """
     now = timezone.now()
     rows = []
     with transaction.atomic(durable=True):
@@ -443,6 +449,10 @@ def do_add_outputs_for_job(work: Work, outputs: Sequence[NewOutput], *, run: Job
                                    chosen_at=now)
             asset.save(force_insert=True)
             rows.append(asset)
+        if replace_kind is not None:
+            GeneratedAsset.objects.filter(work=work, kind=replace_kind, chosen_at__isnull=False).exclude(
+                slot__in=slots
+            ).update(chosen_at=None)
         kinds: dict[str, int] = {}
         for item in outputs:
             kinds[item.kind] = kinds.get(item.kind, 0) + 1

@@ -43,12 +43,13 @@ TAGS_MAX = 10
         "tags": PD("content.work", _CONTENT, "contract", _ACCOUNT, anonymised=[]),
         "cover_path": PD("content.asset", _CONTENT, "contract", _ACCOUNT, export="file", anonymised=""),
         "status": PD("content.work", _CONTENT, "contract", _ACCOUNT, anonymised=WorkStatus.REMOVED),
-        "created_at": PD("content.work", _CONTENT, "contract", _ACCOUNT),
-        "updated_at": PD("content.work", _CONTENT, "contract", _ACCOUNT),
         "published_at": PD("content.work", _CONTENT, "contract", _ACCOUNT,
                            note="publish time is recorded (policy 一(二)2)"),
     },
-    non_personal=NonPersonal(["id", "author"], why="pseudonymous ids"),
+    non_personal=NonPersonal(
+        ["id", "author", "created_at", "updated_at"],
+        why="pseudonymous id and the row's own timestamps (kept on the anonymous tombstone)",
+    ),
     on_erase=RowErase.ANONYMISE,
     erase_order=80,
 )
