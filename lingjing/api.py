@@ -183,7 +183,10 @@ def register_routers() -> None:
     """Each app adds its router in ``<app>/api.py``; imported here so the schema is complete."""
     from importlib import import_module
 
-    for module in ("lingjing.accounts.api", "lingjing.privacy.api", "lingjing.consent.api", "lingjing.studio.api"):
+    for module in (
+        "lingjing.accounts.api", "lingjing.privacy.api", "lingjing.consent.api", "lingjing.studio.api",
+        "lingjing.sharing.api", "lingjing.decisions.api", "lingjing.children.api",
+    ):
         try:
             mod = import_module(module)
         except ModuleNotFoundError as exc:

@@ -59,10 +59,16 @@ INSTALLED_APPS = [
     "lingjing.works",
     "lingjing.studio",
     "lingjing.consent",
+    "lingjing.sharing",
+    "lingjing.decisions",
+    "lingjing.children",
 ]
 
 # Apps whose models hold personal data: every concrete field there must be declared in the registry.
-LINGJING_PERSONAL_DATA_APPS = ["security", "privacy", "accounts", "works", "studio", "consent"]
+LINGJING_PERSONAL_DATA_APPS = [
+    "security", "privacy", "accounts", "works", "studio", "consent",
+    "sharing", "decisions", "children",
+]
 if LINGJING_ENV == "test":  # models that exercise the export and erasure engines (lingjing/privacy/tests/testapp)
     INSTALLED_APPS.append("lingjing.privacy.tests.testapp")
     LINGJING_PERSONAL_DATA_APPS.append("privacy_testapp")
@@ -272,7 +278,15 @@ LINGJING_PROXY_COUNT = envint("LINGJING_PROXY_COUNT", 0, minimum=0)  # trusted r
 
 # --- privacy ----------------------------------------------------------------------------------------------
 LINGJING_DELETION_GRACE_DAYS = envint("LINGJING_DELETION_GRACE_DAYS", 15, minimum=0)
-LINGJING_RESIDENCY = envstr("LINGJING_RESIDENCY", "CN")
+LINGJING_RESIDENCY = envstr("LINGJING_RESIDENCY", "CN").upper()
+if len(LINGJING_RESIDENCY) != 2 or not LINGJING_RESIDENCY.isalpha():
+    raise ImproperlyConfigured(f"LINGJING_RESIDENCY must be an ISO 3166-1 alpha-2 code, not {LINGJING_RESIDENCY!r}")
+# Cross-border volume thresholds per calendar year (促进和规范数据跨境流动规定 art. 5, 7, 8; docs/subsystems/sharing.md)
+LINGJING_CROSSBORDER_PEOPLE_LIMIT = envint("LINGJING_CROSSBORDER_PEOPLE_LIMIT", 100_000, minimum=1)
+LINGJING_CROSSBORDER_ASSESSMENT_LIMIT = envint("LINGJING_CROSSBORDER_ASSESSMENT_LIMIT", 1_000_000, minimum=1)
+LINGJING_CROSSBORDER_SENSITIVE_LIMIT = envint("LINGJING_CROSSBORDER_SENSITIVE_LIMIT", 10_000, minimum=1)
+# Children: how long a second staff member's approval to open a child's data lasts (hours, at most)
+LINGJING_CHILD_ACCESS_MAX_HOURS = envint("LINGJING_CHILD_ACCESS_MAX_HOURS", 72, minimum=1)
 LINGJING_CONTROLLER = {
     "name": "灵境万维（杭州）智能科技有限公司",
     "name_en": "Lingjing Wanwei (Hangzhou) Intelligent Technology Co., Ltd.",

@@ -12,6 +12,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("lingjing.accounts.urls")),
     path("studio/", include("lingjing.studio.urls")),
+    path("privacy/sharing/", include("lingjing.sharing.urls")),
+    path("privacy/decisions/", include("lingjing.decisions.urls")),
+    path("children/", include("lingjing.children.urls")),
     path("", include("lingjing.consent.urls")),
     path("", include("lingjing.core.urls")),
 ]

@@ -91,6 +91,29 @@ class AuditEvent(enum.StrEnum):
     STUDIO_JOB_CANCELLED = "studio.job_cancelled"
     STUDIO_JOB_RETRIED = "studio.job_retried"
     STUDIO_PROVIDER_DISCLOSURE = "studio.provider_disclosure"
+    # sharing, transfers and cross-border
+    SHARING_RECIPIENT_SAVED = "sharing.recipient_saved"
+    SHARING_PURPOSE_CHANGED = "sharing.consent_purpose_changed"
+    SHARING_DISCLOSED = "sharing.disclosed"
+    SHARING_REFUSED = "sharing.refused"
+    SHARING_DELIVERY_FAILED = "sharing.delivery_failed"
+    SHARING_LEGAL_REQUEST_REGISTERED = "sharing.legal_request_registered"
+    SHARING_LEGAL_REQUEST_DECIDED = "sharing.legal_request_decided"
+    SHARING_SUCCESSOR_REPORT = "sharing.successor_report"
+    SHARING_SUCCESSOR_ACCEPTED = "sharing.successor_accepted"
+    # automated decisions
+    DECISION_RECORDED = "decision.recorded"
+    DECISION_REVIEW_REQUESTED = "decision.review_requested"
+    DECISION_REVIEW_RESOLVED = "decision.review_resolved"
+    DECISION_AUTOMATION_CHOICE = "decision.automation_choice"
+    # children
+    CHILD_ACCESS_REQUESTED = "child.access_requested"
+    CHILD_ACCESS_DECIDED = "child.access_decided"
+    CHILD_RECORD_OPENED = "child.record_opened"
+    CHILD_GUARDIAN_VIEWED = "child.guardian_viewed"
+    CHILD_GUARDIAN_CORRECTED = "child.guardian_corrected"
+    CHILD_UNCONSENTED_FOUND = "child.unconsented_found"
+    CHILD_REPORT_GENERATED = "child.report_generated"
 
 
 def actor_ref(user: Any) -> str:
