@@ -223,7 +223,7 @@ def compose_pages(panels: list[Panel], layout: PageLayout, out_dir: Path, *, tit
         if layout != "strip":
             _page_number(d, number, spec.page_width, page_h)
         path = out_dir / f"page-{number:03d}.png"
-        page.save(path, format="PNG", compress_level=6)
+        page.save(path, format="PNG", compress_level=3)
         pages.append(path)
     return pages
 

@@ -172,7 +172,8 @@ class Placement:
     from_behind: bool = False
 
 
-def _placements(shot: ShotSpec, w: int, h: int, horizon: float) -> list[Placement]:
+def layout_figures(shot: ShotSpec, w: int, h: int, horizon: float) -> list[Placement]:
+    """Where and how big each character is drawn (head centre and head height in pixels) for the shot type."""
     chars = list(shot.characters[:MAX_FIGURES])
     if not chars:
         return []
@@ -214,7 +215,7 @@ def figure_positions(shot: ShotSpec, width: int = 1080, height: int = 1920) -> d
     Comic pages use it to point speech-bubble tails at the speaker (``Panel.figure_x``).
     """
     horizon = height * 0.6
-    return {p.character.name: round(p.cx / width, 4) for p in _placements(shot, width, height, horizon)}
+    return {p.character.name: round(p.cx / width, 4) for p in layout_figures(shot, width, height, horizon)}
 
 
 def _draw_figure(d: ImageDraw.ImageDraw, p: Placement, s: float) -> None:
@@ -540,7 +541,7 @@ def render_sketch(request: ImageRequest) -> Image.Image:
     scene = Image.new("RGB", (w * s, h * s), (255, 255, 255))
     d = ImageDraw.Draw(scene)
     _draw_backdrop(d, w * s, h * s, horizon * s, shot.location or "无名之地")
-    placements = _placements(shot, w, h, horizon)
+    placements = layout_figures(shot, w, h, horizon)
     for p in sorted(placements, key=lambda p: (not p.from_behind, p.unit)):
         if not p.from_behind:
             _draw_figure(d, p, s)
