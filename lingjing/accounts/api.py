@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
+from ninja.responses import Status
 
 from lingjing.accounts import auth as auth_service
 from lingjing.accounts.actions import (
@@ -122,7 +123,7 @@ def _user(request: HttpRequest) -> User:
 
 
 @router.post("/auth/sms-code", response={202: AcceptedOut}, auth=None, summary="发送短信验证码")
-def sms_code(request: HttpRequest, payload: SmsCodeIn) -> tuple[int, dict[str, str]]:
+def sms_code(request: HttpRequest, payload: SmsCodeIn) -> Status[dict[str, str]]:
     """202 whether or not the number has an account. ``verify`` needs a signed-in caller and goes to their own
     number unless ``phone`` names a new number they want to move to."""
     from lingjing.api import bearer, session
@@ -152,11 +153,11 @@ def sms_code(request: HttpRequest, payload: SmsCodeIn) -> tuple[int, dict[str, s
         raise _rate_limited(exc) from None
     except SmsUnavailable as exc:
         raise ApiError(503, "sms_unavailable", exc.message, headers={"Retry-After": "60"}) from None
-    return 202, {"status": "accepted"}
+    return Status(202, {"status": "accepted"})
 
 
 @router.post("/auth/register", response={201: RegisterOut}, auth=None, summary="注册")
-def register_endpoint(request: HttpRequest, payload: RegisterIn) -> tuple[int, dict[str, Any]]:
+def register_endpoint(request: HttpRequest, payload: RegisterIn) -> Status[dict[str, Any]]:
     """Registering through the API accepts the privacy policy in force, which the client shows before this call."""
     try:
         user = register(
@@ -166,7 +167,7 @@ def register_endpoint(request: HttpRequest, payload: RegisterIn) -> tuple[int, d
     except RegistrationError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
     token = do_create_api_token(user, method="register", request=request)
-    return 201, {"token": token, "user": {"id": str(user.pk), "nickname": user.nickname, "status": user.status}}
+    return Status(201, {"token": token, "user": {"id": str(user.pk), "nickname": user.nickname, "status": user.status}})
 
 
 @router.post("/auth/login", response=TokenOut, auth=None, summary="登录（密码或验证码）")
@@ -187,9 +188,9 @@ def login_endpoint(request: HttpRequest, payload: LoginIn) -> dict[str, str]:
 
 
 @router.post("/auth/logout", response={204: None}, auth=AUTH, summary="退出登录")
-def logout_endpoint(request: HttpRequest) -> tuple[int, None]:
+def logout_endpoint(request: HttpRequest) -> Status[None]:
     do_logout(request, acting_user=_user(request))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/auth/verify", response=VerifiedOut, auth=AUTH, summary="身份验证（敏感操作前）")
@@ -249,7 +250,7 @@ def me_sessions(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.delete("/me/sessions/{session_id}", response={204: None}, auth=AUTH, summary="移除登录设备")
-def me_session_revoke(request: HttpRequest, session_id: str) -> HttpResponse | tuple[int, None]:
+def me_session_revoke(request: HttpRequest, session_id: str) -> Status[None]:
     import uuid
 
     user = _user(request)
@@ -259,4 +260,4 @@ def me_session_revoke(request: HttpRequest, session_id: str) -> HttpResponse | t
         raise ApiError(404, "not_found", "登录设备不存在") from None
     if not do_revoke_session(user, sid, acting_user=user):
         raise ApiError(404, "not_found", "登录设备不存在")
-    return 204, None
+    return Status(204, None)
