@@ -164,11 +164,8 @@ def build_tracked_email(
     body_html = html + footer_html if html else ""
     if body_html and category != "security" and has_consent(user, "email_tracking"):
         tracked = do_start_tracked_email(user, category, acting_user=None)
-        if footer_html:
-            # the unsubscribe link must stay a direct link, never a tracked redirect
-            body_html = _add_tracking(html, tracked) + footer_html
-        else:
-            body_html = _add_tracking(html, tracked)
+        # the unsubscribe link (footer) must stay a direct link, never a tracked redirect
+        body_html = _add_tracking(html, tracked) + footer_html
     message = EmailMultiAlternatives(subject, text + footer_text, to=[address], headers=headers)
     if body_html:
         message.attach_alternative(body_html, "text/html")

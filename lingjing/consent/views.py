@@ -31,7 +31,15 @@ from lingjing.consent.actions import (
 from lingjing.consent.datamap import consent_purpose_rows, cookie_category_rows, cookie_rows
 from lingjing.consent.diff import policy_diff
 from lingjing.consent.forms import AcceptPolicyForm, ConsentToggleForm, CookieChoiceForm, PublishPolicyForm
-from lingjing.consent.models import ConsentReceipt, ConsentState, Method, PolicyNotice, PolicyVersion, Purpose
+from lingjing.consent.models import (
+    ConsentReceipt,
+    ConsentState,
+    Method,
+    PolicyNotice,
+    PolicyVersion,
+    Purpose,
+    TrackedEmail,
+)
 from lingjing.consent.policy import (
     current_policy_version,
     material_version_to_accept,
@@ -336,19 +344,17 @@ def gpc_json(request: HttpRequest) -> HttpResponse:
 _GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
 
-def _tracked_for(email_id: str) -> Any:
-    from lingjing.consent.models import TrackedEmail
-
+def _tracked_for(email_id: str) -> TrackedEmail | None:
     try:
         return TrackedEmail.objects.select_related("user").filter(pk=email_id).first()
     except (ValueError, TypeError):
         return None
 
 
-def _may_track(request: HttpRequest, tracked: Any) -> bool:
+def _may_track(request: HttpRequest, tracked: TrackedEmail) -> bool:
     from lingjing.consent.service import has_consent
 
-    return tracked is not None and has_consent(tracked.user, "email_tracking", request)
+    return has_consent(tracked.user, "email_tracking", request)
 
 
 @never_cache
@@ -358,7 +364,7 @@ def track_open(request: HttpRequest, token: str) -> HttpResponse:
 
     email_id = read_open_token(token)
     tracked = _tracked_for(email_id) if email_id else None
-    if _may_track(request, tracked):
+    if tracked is not None and _may_track(request, tracked):
         do_record_email_event(tracked, "open", acting_user=None)
     response = HttpResponse(_GIF, content_type="image/gif")
     response["Cache-Control"] = "no-store"
@@ -374,7 +380,7 @@ def track_click(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404
     email_id, url = data
     tracked = _tracked_for(email_id)
-    if _may_track(request, tracked):
+    if tracked is not None and _may_track(request, tracked):
         do_record_email_event(tracked, "click", acting_user=None)
     return HttpResponseRedirect(url)
 

@@ -17,11 +17,11 @@ from .conftest import set_cookies
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("header", [{"HTTP_DNT": "1"}, {"HTTP_SEC_GPC": "1"}])
+@pytest.mark.parametrize("header", [{"DNT": "1"}, {"Sec-GPC": "1"}])
 def test_signal_sets_no_analytics_cookie_records_no_event_and_loads_no_pixel(header: dict[str, str]) -> None:
     client = Client()
-    set_cookies(client, ["analytics", "preferences"], **header)
-    response = client.get("/privacy/?utm_source=ad", **header)
+    set_cookies(client, ["analytics", "preferences"], headers=header)
+    response = client.get("/privacy/?utm_source=ad", headers=header)
     assert response.status_code == 200
     assert decl.ANALYTICS_COOKIE not in response.cookies
     assert AnalyticsEvent.objects.count() == 0
