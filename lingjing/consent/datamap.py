@@ -1,8 +1,8 @@
 """What the policy says about the data, read from the registry, the purpose catalogue and the cookie declaration.
 
 Nothing here is written by hand: the tables of the policy (what is collected, why, on which legal basis, for
-how long, who receives it) come from ``lingjing.privacy.registry.declarations()``, so the published text cannot
-disagree with what the code enforces (promise L11).
+how long, who receives it) come from the registry through ``lingjing.privacy.inventory.inventory_rows()``,
+so the published text cannot disagree with what the code enforces (promise L11).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from django.conf import settings
 
 from lingjing.consent import cookies as cookie_decl
 from lingjing.consent.models import Purpose, PurposeKind
-from lingjing.privacy.registry import BASES, CATEGORIES, PURPOSES, declarations
+from lingjing.privacy.inventory import inventory_rows
+from lingjing.privacy.registry import BASES, CATEGORIES, PURPOSES
 
 
 @dataclass
@@ -26,6 +27,7 @@ class CategoryRow:
     purposes: list[str] = field(default_factory=list)
     bases: list[str] = field(default_factory=list)
     retentions: list[str] = field(default_factory=list)
+    erasure: list[str] = field(default_factory=list)
     sealed: bool = False
 
 
@@ -43,33 +45,23 @@ def _add(items: list[str], value: str) -> None:
 
 
 def category_rows(lang: str = "zh") -> list[CategoryRow]:
-    """One row per data category actually declared, in taxonomy order."""
-    from lingjing.security.crypto import SealedField
-
+    """One row per data category actually declared, in taxonomy order (from the inventory's rows)."""
     en = lang == "en"
     rows: dict[str, CategoryRow] = {}
-    for decl in declarations():
-        for name, pd in decl.fields.items():
-            cat = CATEGORIES.get(pd.category)
-            if cat is None:
-                continue
-            row = rows.get(pd.category)
-            if row is None:
-                row = rows[pd.category] = CategoryRow(pd.category, cat.label.en if en else cat.label.zh, False)
-            row.sensitive = row.sensitive or pd.is_sensitive
-            for purpose in pd.purposes:
-                if purpose in PURPOSES:
-                    _add(row.purposes, PURPOSES[purpose].en if en else PURPOSES[purpose].zh)
-            if pd.basis in BASES:
-                _add(row.bases, BASES[pd.basis].en if en else BASES[pd.basis].zh)
-            _add(row.retentions, pd.retention.describe("en" if en else "zh"))
-            try:
-                model_field = decl.model._meta.get_field(name)
-            except Exception:  # noqa: S112 - the system check reports missing fields
-                continue
-            row.sealed = row.sealed or isinstance(model_field, SealedField)
+    for item in inventory_rows():
+        row = rows.get(item.category)
+        if row is None:
+            row = rows[item.category] = CategoryRow(item.category, item.category_en if en else item.category_zh,
+                                                    False)
+        row.sensitive = row.sensitive or item.sensitive
+        for label in item.purposes_en if en else item.purposes_zh:
+            _add(row.purposes, label)
+        _add(row.bases, item.basis_en if en else item.basis_zh)
+        _add(row.retentions, item.retention_en if en else item.retention_zh)
+        _add(row.erasure, item.erase_en if en else item.erase_zh)
+        row.sealed = row.sealed or item.sealed
     order = list(CATEGORIES)
-    return sorted(rows.values(), key=lambda r: order.index(r.id))
+    return sorted(rows.values(), key=lambda r: order.index(r.id) if r.id in order else len(order))
 
 
 def purpose_rows(lang: str = "zh") -> list[PurposeRow]:
@@ -79,17 +71,14 @@ def purpose_rows(lang: str = "zh") -> list[PurposeRow]:
         (pid, PurposeRow(pid, label.en if en else label.zh)) for pid, label in PURPOSES.items()
     )
     used: set[str] = set()
-    for decl in declarations():
-        for pd in decl.fields.values():
-            cat = CATEGORIES.get(pd.category)
-            for purpose in pd.purposes:
-                row = rows.get(purpose)
-                if row is None or cat is None:
-                    continue
-                used.add(purpose)
-                _add(row.categories, cat.label.en if en else cat.label.zh)
-                if pd.basis in BASES:
-                    _add(row.bases, BASES[pd.basis].en if en else BASES[pd.basis].zh)
+    for item in inventory_rows():
+        for purpose in item.purposes:
+            row = rows.get(purpose)
+            if row is None:
+                continue
+            used.add(purpose)
+            _add(row.categories, item.category_en if en else item.category_zh)
+            _add(row.bases, item.basis_en if en else item.basis_zh)
     return [row for pid, row in rows.items() if pid in used]
 
 
@@ -97,13 +86,11 @@ def basis_rows(lang: str = "zh") -> list[dict[str, Any]]:
     """Each legal basis relied on, with the purposes relying on it."""
     en = lang == "en"
     by_basis: OrderedDict[str, list[str]] = OrderedDict((b, []) for b in BASES)
-    for decl in declarations():
-        for pd in decl.fields.values():
-            if pd.basis not in by_basis:
-                continue
-            for purpose in pd.purposes:
-                if purpose in PURPOSES:
-                    _add(by_basis[pd.basis], PURPOSES[purpose].en if en else PURPOSES[purpose].zh)
+    for item in inventory_rows():
+        if item.basis not in by_basis:
+            continue
+        for label in item.purposes_en if en else item.purposes_zh:
+            _add(by_basis[item.basis], label)
     return [
         {"id": b, "label": BASES[b].en if en else BASES[b].zh, "purposes": purposes}
         for b, purposes in by_basis.items()
