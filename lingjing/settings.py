@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    "ninja",  # its bundled Swagger UI for /api/v1/docs (the CDN copy is blocked by the CSP)
     "lingjing.core",
     "lingjing.security",
     "lingjing.privacy",
@@ -80,7 +81,7 @@ MIDDLEWARE = [
     "lingjing.core.middleware.ApiErrorMiddleware",
     "lingjing.consent.middleware.CookieConsentMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "lingjing.core.middleware.LocaleMiddleware",  # Chinese first; English when chosen
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -332,7 +333,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LINGJING_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default handlers (a plain console copy in DEBUG, mail_admins) would print every django.* line
+        # twice; everything goes through the root handler instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 SILENCED_SYSTEM_CHECKS: list[str] = []

@@ -1,4 +1,6 @@
-"""Every error under ``/api/`` answers in the contract's JSON shape, whoever produced it.
+"""Site-wide middleware: the language of a request, and the JSON shape of every error under ``/api/``.
+
+``ApiErrorMiddleware``: every error under ``/api/`` answers in the contract's JSON shape, whoever produced it.
 
 Django Ninja's own errors go through the exception handlers in ``lingjing/api.py``. Some answers never reach
 them: an unknown path (Django's 404), a method the path does not accept (Ninja's bare 405), a request Django
@@ -12,7 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 API_PREFIX = "/api/"
@@ -78,3 +83,24 @@ class ApiErrorMiddleware:
             if response.has_header("Content-Length"):
                 response["Content-Length"] = str(len(response.content))
         return response
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Pages are Chinese unless the visitor chose English (the language cookie set by the switch in the header).
+
+    Django's own middleware would follow the browser's Accept-Language, so most browsers outside China would
+    get English by default; the platform speaks Chinese first. API clients (``/api/``) keep the standard
+    negotiation: an app that sends ``Accept-Language: en`` gets English error messages.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path.startswith(API_PREFIX):
+            super().process_request(request)
+            return
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) or settings.LANGUAGE_CODE
+        try:
+            language = translation.get_supported_language_variant(chosen)
+        except LookupError:
+            language = settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

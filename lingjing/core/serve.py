@@ -63,9 +63,11 @@ def web_command(options: ServeOptions) -> list[str]:
         "--timeout", str(options.timeout),
         "--graceful-timeout", "20",
         "--keep-alive", "5",
+        "--preload",  # import the app once, in the master: workers fork ready, share memory, fail fast
+        "--no-control-socket",  # gunicorn's control socket would live in $HOME, shared by every instance
         "--access-logfile", "-",
         "--error-logfile", "-",
-        "--proc-name", "lingjing-web",
+        "--name", "lingjing-web",
     ]  # fmt: skip
 
 

@@ -164,3 +164,10 @@ def test_api_error_keeps_its_status_code_and_message(client: Client) -> None:
     response = client.get("/test-api/gone")
     assert response.status_code == 410
     assert error_of(response) == {"code": "gone", "message": "作品已删除"}
+
+
+def test_api_errors_follow_the_clients_accept_language(client: Client) -> None:
+    chinese = client.get("/api/v1/no/such/thing")
+    english = client.get("/api/v1/no/such/thing", HTTP_ACCEPT_LANGUAGE="en")
+    assert error_of(chinese)["message"] == "接口不存在"
+    assert error_of(english) == {"code": "not_found", "message": "No such endpoint"}

@@ -126,3 +126,12 @@ def test_server_error_page_is_chinese_without_details() -> None:
     html = response.content.decode()
     assert "服务器出错了" in html
     assert "secret-internal-detail" not in html and "Traceback" not in html
+
+
+def test_pages_stay_chinese_for_an_english_browser_until_english_is_chosen(client: Client) -> None:
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="zh-hans">' in html and "隐私中心" in html
+    client.cookies["lj_lang"] = "en"
+    assert '<html lang="en">' in client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    client.cookies["lj_lang"] = "klingon"
+    assert '<html lang="zh-hans">' in client.get("/").content.decode()
