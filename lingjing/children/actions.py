@@ -55,7 +55,9 @@ def do_request_child_access(child: Any, *, purpose: str, hours: int, acting_user
     return req
 
 
-def do_decide_child_access(req: ChildAccessRequest, *, approve: bool, note: str, acting_user: Any) -> ChildAccessRequest:
+def do_decide_child_access(
+    req: ChildAccessRequest, *, approve: bool, note: str, acting_user: Any
+) -> ChildAccessRequest:
     """A second member of staff approves (access opens for ``hours``) or rejects the request."""
     if not _staff_with(acting_user, "children.approve_childaccessrequest"):
         raise PermissionDenied("没有审批查看儿童个人信息的权限")
@@ -176,7 +178,7 @@ def do_guardian_correct(child: Any, *, nickname: str | None, birth_date: dt.date
             value = clean_nickname(nickname)
             key = nickname_key(value)
             if user_model.objects.filter(nickname_key=key).exclude(pk=locked.pk).exists():
-                raise NicknameTaken("该昵称已被使用")
+                raise NicknameTaken()
             locked.nickname = value
             locked.nickname_key = key
             changed += ["nickname", "nickname_key"]

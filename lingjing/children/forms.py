@@ -29,7 +29,7 @@ class AccessRequestForm(forms.Form):
             user = user_model.objects.filter(pk=uuid.UUID(value)).first()
         except ValueError:
             try:
-                user = user_model.objects.get_by_phone(value)  # type: ignore[attr-defined]
+                user = user_model.objects.get_by_phone(value)
             except InvalidPhone:
                 user = None
         if user is None:

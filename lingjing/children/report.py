@@ -96,7 +96,8 @@ def build_counts(year: int) -> dict[str, Any]:
 
 def render_markdown(year: int, counts: dict[str, Any]) -> str:
     lines = [f"# {year} 年度儿童个人信息处理合规报告", "",
-             "依据《个人信息保护法》第三十一条和《未成年人网络保护条例》第三十七条编制。以下均为计数，不含任何个人信息。", "",
+             "依据《个人信息保护法》第三十一条和《未成年人网络保护条例》第三十七条编制。"
+             "以下均为计数，不含任何个人信息。", "",
              "| 项目 | 数量 |", "|---|---|", f"| {LABELS['child_accounts']} | {counts['child_accounts']} |"]
     for group in ("guardian", "staff", "disclosures", "deletions"):
         for name, value in counts[group].items():

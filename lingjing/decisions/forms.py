@@ -7,7 +7,9 @@ from lingjing.decisions.models import DecisionKind
 
 
 class ReviewForm(forms.Form):
-    reason = forms.CharField(label="申请复核的理由", max_length=REASON_MAX_CHARS, widget=forms.Textarea(attrs={"rows": 4}))
+    reason = forms.CharField(
+        label="申请复核的理由", max_length=REASON_MAX_CHARS, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
 
 class ChoiceForm(forms.Form):

@@ -10,7 +10,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.admin.options import csrf_protect_m
+from django.http import HttpRequest, HttpResponse
 
 from lingjing.privacy.registry import CATEGORIES, PURPOSES
 from lingjing.sharing.actions import do_save_recipient, recipient_problems
@@ -28,7 +29,12 @@ class RecipientForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Recipient
-        exclude = ("added_at", "updated_at")
+        fields = (
+            "slug", "legal_name", "legal_name_en", "contact", "country", "kind", "role", "affiliate", "purposes",
+            "categories", "legal_basis", "processing_zh", "processing_en", "rights_zh", "rights_en",
+            "contract_reference", "deidentify", "transfer_mechanism", "mechanism_reference", "mechanism_valid_until",
+            "active",
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -50,6 +56,18 @@ class RecipientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     "active")
     list_filter = ("kind", "role", "affiliate", "country", "active", "transfer_mechanism")
     search_fields = ("legal_name", "slug")
+
+    @csrf_protect_m  # type: ignore[untyped-decorator]
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The stock view wraps the form in a transaction; saving is a durable action with its own (and the consent
+        # notice is published after it commits), so it must not run inside another.
+        response: HttpResponse = self._changeform_view(  # type: ignore[attr-defined]
+            request, object_id, form_url, extra_context
+        )
+        return response
 
     def save_model(self, request: HttpRequest, obj: Recipient, form: Any, change: bool) -> None:
         do_save_recipient(obj, acting_user=request.user)  # the form ran the same checks (recipient_problems)

@@ -34,16 +34,25 @@ def storage_recipient() -> str | None:
     return str(getattr(settings, "LINGJING_STORAGE_RECIPIENT", "aliyun-oss")) or None
 
 
-def studio_recipient(provider_name: str) -> str | None:
-    """The recipient behind a studio provider (``LINGJING_STUDIO_PROVIDERS[name]["recipient"]``).
+SELF_HOSTED = "self-hosted"
 
-    ``offline`` is local. A configured provider without a ``recipient`` answers the provider name itself, which
-    the gate refuses unless a recipient with that slug is registered: an unregistered provider cannot receive
-    anything.
+
+def studio_recipient(provider_name: str) -> str | None:
+    """The recipient behind a studio provider, from its config's ``recipient`` (``LINGJING_STUDIO_PROVIDERS``,
+    keys ``llm``, ``image.<name>``, ``speech.<name>``).
+
+    ``offline`` and a provider configured with ``"recipient": "self-hosted"`` (run on our own machines, e.g. a
+    ComfyUI server of ours) are local: None. Otherwise the configured slug, or the provider name itself when none
+    is configured — which the gate refuses unless a recipient of that slug is registered: an unregistered provider
+    cannot receive anything.
     """
     if provider_name == "offline":
         return None
     providers: dict[str, Any] = getattr(settings, "LINGJING_STUDIO_PROVIDERS", {}) or {}
-    config = providers.get(provider_name) or {}
-    recipient = config.get("recipient") if isinstance(config, dict) else None
-    return str(recipient or provider_name)
+    keys = [provider_name, *(k for k in providers if k.split(".", 1)[-1] == provider_name and k != provider_name)]
+    for key in keys:
+        config = providers.get(key)
+        if isinstance(config, dict) and config.get("recipient"):
+            slug = str(config["recipient"])
+            return None if slug == SELF_HOSTED else slug
+    return provider_name

@@ -46,7 +46,9 @@ def notice_texts(recipient: Recipient) -> dict[str, str]:
     where_zh = "" if not recipient.cross_border else f"（位于境外：{recipient.country}）"
     where_en = "" if not recipient.cross_border else f" (abroad: {recipient.country})"
     title_zh = f"向{'境外' if recipient.cross_border else ''}接收方“{recipient.legal_name}”提供个人信息"
-    title_en = f"Providing personal information to {recipient.name('en')}" + (" abroad" if recipient.cross_border else "")
+    title_en = f"Providing personal information to {recipient.name('en')}"
+    if recipient.cross_border:
+        title_en += " abroad"
     text_zh = (
         f"接收方：{recipient.legal_name}{where_zh}；联系方式：{recipient.contact}。"
         f"处理目的：{purposes_zh}。处理方式：{recipient.processing_zh or '按约定目的处理'}。"
@@ -100,13 +102,17 @@ def ensure_purpose(recipient: Recipient, *, acting_user: Any) -> None:
                    details={"retired": retired})
     if wanted is None:
         return
+    texts = notice_texts(recipient)
     do_add_purpose(
         wanted,
         kind=purpose_kind(recipient),
+        title_zh=texts["title_zh"],
+        title_en=texts["title_en"],
+        text_zh=texts["text_zh"],
+        text_en=texts["text_en"],
         registry_purpose=recipient.purposes[0] if recipient.purposes else "",
         position=300,
         acting_user=acting_user,
-        **notice_texts(recipient),
     )
     with transaction.atomic(durable=True):
         if Purpose.objects.filter(key=wanted, active=False).update(active=True):

@@ -22,7 +22,9 @@ class LegalRequestForm(forms.Form):
     reference_no = forms.CharField(label="文书编号", max_length=120)
     document_kind = forms.CharField(label="文书类型", max_length=120, help_text="例如：调取证据通知书")
     legal_basis_text = forms.CharField(label="法律依据", widget=forms.Textarea(attrs={"rows": 3}))
-    purpose = forms.ChoiceField(label="处理目的", choices=[(k, v.zh) for k, v in PURPOSES.items()], initial="compliance")
+    purpose = forms.ChoiceField(
+        label="处理目的", choices=[(k, v.zh) for k, v in PURPOSES.items()], initial="compliance"
+    )
     categories = forms.MultipleChoiceField(
         label="调取的个人信息种类", choices=[(k, c.label.zh) for k, c in CATEGORIES.items()],
         widget=forms.CheckboxSelectMultiple,
@@ -49,7 +51,7 @@ class LegalRequestForm(forms.Form):
                 user = None
             if user is None:
                 try:
-                    user = user_model.objects.get_by_phone(value)  # type: ignore[attr-defined]
+                    user = user_model.objects.get_by_phone(value)
                 except InvalidPhone:
                     user = None
             if user is None:

@@ -265,7 +265,8 @@ def would_disclose(person: Any, recipient: Recipient | str, categories: Iterable
             return f"接收方“{found.legal_name}”未登记用于此目的"
         undeclared = [c for c in wanted if c not in found.categories]
         if undeclared:
-            return "接收方未登记接收：" + "、".join(CATEGORIES[c].label.zh if c in CATEGORIES else c for c in undeclared)
+            labels = (CATEGORIES[c].label.zh if c in CATEGORIES else c for c in undeclared)
+            return "接收方未登记接收：" + "、".join(labels)
         _settle_basis(person, found, legal_basis)
     except DisclosureRefused as exc:
         return exc.reason

@@ -281,7 +281,9 @@ class LegalRequest(models.Model):
     authority = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="legal_requests")
     reference_no = models.CharField("文书编号", max_length=120)
     document_kind = models.CharField("文书类型", max_length=120)
-    legal_basis_text = models.TextField("法律依据", help_text="所依据的法律条文，例如《中华人民共和国刑事诉讼法》第五十四条")
+    legal_basis_text = models.TextField(
+        "法律依据", help_text="所依据的法律条文，例如《中华人民共和国刑事诉讼法》第五十四条"
+    )
     purpose = models.CharField("处理目的", max_length=40, default="compliance")
     categories = models.JSONField("调取的个人信息种类", default=list)
     confidential_days = models.PositiveIntegerField(

@@ -177,7 +177,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     for name, counts in doc["open_items"].items():
         shown = "（未启用）" if counts is None else (", ".join(f"{k}: {v}" for k, v in counts.items()) or "0")
         lines.append(f"- {name}：{shown}")
-    lines += ["", "## 信息接收方", "", "| 接收方 | 国家/地区 | 角色 | 目的 | 个人信息种类 | 法律依据 | 合同 | 出境条件 |",
+    lines += ["", "## 信息接收方", "",
+              "| 接收方 | 国家/地区 | 角色 | 目的 | 个人信息种类 | 法律依据 | 合同 | 出境条件 |",
               "|---|---|---|---|---|---|---|---|"]
     for r in doc["recipients"]:
         lines.append(

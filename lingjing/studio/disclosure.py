@@ -1,10 +1,11 @@
 """The gate every studio call to an outside provider passes: sending a prompt, a script or a reference image to
 an LLM, image or speech service is a disclosure of the author's personal data to that provider (policy 三(一)).
 
-:func:`check_and_log_disclosure` is the only way to it. For now it refuses unless the provider is the local
-``offline`` one or the author has consented to that provider (consent purpose ``studio-provider-<name>``,
-asked through ``lingjing.consent``), and records every disclosure in the audit log, which the author sees on
-the studio's settings page. The privacy gate for all outward flows will take over this body.
+:func:`check_and_log_disclosure` is the only way to it. It passes the disclosure gate of all outward flows
+(``lingjing.sharing.gate.disclose``): the provider must be a registered recipient
+(``LINGJING_STUDIO_PROVIDERS[name]["recipient"]``) and the author must have given it their separate consent; the
+disclosure lands in the author's sharing log (``/privacy/sharing/``) and, as before, in the audit log the studio's
+settings page lists.
 """
 
 from __future__ import annotations
@@ -47,11 +48,19 @@ def check_and_log_disclosure(user: Any, provider_name: str, categories: Iterable
     """
     if provider_name == OFFLINE:
         return
-    if user is None or not _has_consent(user, provider_purpose(provider_name)):
+    from lingjing.sharing.channels import studio_recipient
+    from lingjing.sharing.gate import DisclosureRefused as GateRefused
+    from lingjing.sharing.gate import disclose
+
+    recipient = studio_recipient(provider_name)
+    if recipient is None:  # a provider we run ourselves: nothing leaves
+        return
+    try:
+        disclose(user, recipient, sorted(set(categories)), "content", acting_user=user, flow=f"studio.{purpose}")
+    except GateRefused as exc:
         raise DisclosureRefused(
-            provider_name,
-            f"使用外部服务「{provider_name}」需要先同意向其提供您的创作内容；未同意时请使用本机（离线）方式。",
-        )
+            provider_name, f"{exc.reason}。未同意时请使用本机（离线）方式，或在隐私中心的“信息接收方”页面同意后重试。"
+        ) from None
     with transaction.atomic():
         record(
             AuditEvent.STUDIO_PROVIDER_DISCLOSURE,

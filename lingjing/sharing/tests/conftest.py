@@ -22,7 +22,9 @@ def make_user(nickname: str, *, birth: str = "1990-05-01", staff: bool = False, 
 
 
 def child_birth(age: int = 10) -> str:
-    today = dt.date.today()
+    from django.utils import timezone
+
+    today = timezone.localdate()
     return dt.date(today.year - age, 1, 1).isoformat()
 
 
