@@ -31,6 +31,11 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
         yield instance
         instance.close()
+        # ORM reads made while the loop ran opened connections in that context: close them, or the test
+        # database cannot be dropped at the end of the session (PostgreSQL).
+        from django.db import connections
+
+        connections.close_all()
 
 
 def _names(context: Any) -> set[str]:
