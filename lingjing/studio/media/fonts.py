@@ -48,14 +48,11 @@ class FontNotFoundError(RuntimeError):
 
 
 def _configured_font() -> str:
-    try:
-        from django.conf import settings
+    """``settings.LINGJING_CJK_FONT`` when a deployment sets it there, else the environment variable."""
+    from django.conf import settings
 
-        if settings.configured:
-            return str(getattr(settings, "LINGJING_CJK_FONT", "") or "")
-    except ImportError:  # pragma: no cover - Django is a dependency
-        pass
-    return os.environ.get("LINGJING_CJK_FONT", "")
+    value = str(getattr(settings, "LINGJING_CJK_FONT", "") or "") if settings.configured else ""
+    return value or os.environ.get("LINGJING_CJK_FONT", "")
 
 
 def _glyph_bitmap(font: ImageFont.FreeTypeFont, char: str) -> bytes:

@@ -486,7 +486,7 @@ def caption_text(shot: ShotSpec) -> str:
 
 def _draw_overlays(layer: Image.Image, shot: ShotSpec, placements: list[Placement]) -> None:
     w, h = layer.size
-    d = ImageDraw.Draw(layer)
+    d = ImageDraw.Draw(layer, "RGBA")
     base = min(w, h)
     margin = round(base * 0.03)
     # name tags
@@ -548,10 +548,9 @@ def render_sketch(request: ImageRequest) -> Image.Image:
     for p in placements:  # the over-the-shoulder back is in front of everything
         if p.from_behind:
             _draw_figure(d, p, s)
-    image = scene.resize((w, h), Image.Resampling.LANCZOS).convert("RGBA")
-    overlay = Image.new("RGBA", (w, h), (0, 0, 0, 0))
-    _draw_overlays(overlay, shot, placements)
-    return Image.alpha_composite(image, overlay).convert("RGB")
+    image = scene.reduce(s)
+    _draw_overlays(image, shot, placements)  # translucent fills blend straight onto the RGB picture
+    return image
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -25,6 +25,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -196,10 +197,13 @@ def render_video(
     speed: str = "veryfast",
     crf: int = 23,
     move_amount: float = 0.12,
+    jobs: int | None = None,
 ) -> float:
     """Render ``clips`` into one MP4 at ``preset`` (``portrait`` 1080×1920, ``landscape`` 1920×1080) or ``size``.
 
-    Returns the duration of the written file in seconds (probed, not computed).
+    Clips are encoded ``jobs`` at a time (default: two, or one on a single core): ffmpeg's per-clip start-up,
+    decoding and filtering are serial, so a second clip in flight keeps both cores busy. Returns the duration of
+    the written file in seconds (probed, not computed).
     """
     if not clips:
         raise VideoError("no clips to render")
@@ -214,12 +218,20 @@ def render_video(
     counts = frame_counts([c.duration for c in clips], fps)
     with tempfile.TemporaryDirectory(prefix="lj-video-", dir=out_path.parent) as tmp:
         work = Path(tmp)
-        segments = []
-        for i, (clip, frames) in enumerate(zip(clips, counts, strict=True)):
-            segment = work / f"clip{i:05d}.mp4"
-            _encode_clip(clip, frames, size, fps, segment, speed=speed, crf=crf, amount=move_amount)
-            segments.append(segment)
-            report(0.95 * (i + 1) / len(clips))
+        segments = [work / f"clip{i:05d}.mp4" for i in range(len(clips))]
+        workers = max(1, jobs if jobs is not None else min(2, os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lj-clip") as pool:
+            futures = [
+                pool.submit(_encode_clip, clip, frames, size, fps, segment, speed=speed, crf=crf, amount=move_amount)
+                for clip, frames, segment in zip(clips, counts, segments, strict=True)
+            ]
+            try:
+                for done, future in enumerate(futures, start=1):
+                    future.result()
+                    report(0.95 * done / len(clips))
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         listing = work / "clips.txt"
         listing.write_text("".join(f"file '{s.name}'\n" for s in segments), encoding="utf-8")
         soundtrack = work / "soundtrack.wav"

@@ -134,6 +134,18 @@ def test_comfyui_queues_the_filled_workflow_polls_history_and_fetches_the_image(
     assert Image.open(io.BytesIO(png)).getpixel((5, 5)) == expected
 
 
+def test_results_are_re_encoded_without_the_services_metadata() -> None:
+    with FakeComfyUI(pending_polls=0) as server:
+        provider = get_image_provider("comfyui", {"base_url": server.url, "poll_interval": 0.01, **FAST})
+        png = provider.generate(REQUEST)
+        (view,) = server.seen("/view")
+    served = make_png(8, 8, "x", text={"prompt": "secret workflow"})
+    assert "prompt" in Image.open(io.BytesIO(served)).info  # the fake does embed it, like ComfyUI
+    with Image.open(io.BytesIO(png)) as result:
+        assert not {"prompt", "workflow", "parameters", "exif"} & set(result.info)
+    assert build_prompt(REQUEST).encode() not in png
+
+
 def test_comfyui_custom_workflow_from_json_text() -> None:
     workflow = {
         "1": {"class_type": "KSampler", "inputs": {"seed": "{{seed}}", "positive": "{{prompt}}, masterpiece"}},

@@ -23,6 +23,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 
 @dataclass
@@ -46,12 +47,16 @@ class Answer:
         return cls(status, json.dumps(value).encode(), headers=dict(headers))
 
 
-def make_png(width: int, height: int, key: str) -> bytes:
-    """A small real PNG whose colour depends on ``key`` (so tests can tell images apart)."""
+def make_png(width: int, height: int, key: str, *, text: dict[str, str] | None = None) -> bytes:
+    """A small real PNG whose colour depends on ``key`` (so tests can tell images apart), with optional text
+    chunks (ComfyUI writes the prompt and workflow into its PNGs, SD-WebUI its generation parameters)."""
     digest = hashlib.sha256(key.encode()).digest()
     image = Image.new("RGB", (width, height), (digest[0], digest[1], digest[2]))
+    info = PngInfo()
+    for name, value in (text or {}).items():
+        info.add_text(name, value)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
 
 
@@ -282,7 +287,9 @@ class FakeComfyUI(FakeService):
                 return Answer(404, b"404: Not Found", "text/plain")
             latent = next(n for n in self.prompts[prompt_id].values() if n["class_type"] == "EmptyLatentImage")
             seed = next(n for n in self.prompts[prompt_id].values() if n["class_type"] == "KSampler")["inputs"]["seed"]
-            png = make_png(latent["inputs"]["width"], latent["inputs"]["height"], f"seed:{seed}")
+            workflow = json.dumps(self.prompts[prompt_id], ensure_ascii=False)
+            png = make_png(latent["inputs"]["width"], latent["inputs"]["height"], f"seed:{seed}",
+                           text={"prompt": workflow, "workflow": workflow})  # fmt: skip
             return Answer(200, png, "image/png")
         return Answer(404, b"404: Not Found", "text/plain")
 
