@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from ninja import Router, Schema
+from ninja.responses import Status
 
 from lingjing.api import AUTH, ApiError
 from lingjing.studio.access import access_job, access_studio_work
@@ -38,8 +39,7 @@ class JobOut(Schema):
     url: str
 
 
-class StartIn(Schema):
-    kind: Literal["render", "import", "storyboard", "images", "pages", "voice", "subtitles", "video"] = "render"
+JobKindParam = Literal["render", "import", "storyboard", "images", "pages", "voice", "subtitles", "video"]
 
 
 class StartOut(Schema):
@@ -85,16 +85,16 @@ def _job_out(request: HttpRequest, job: StudioJob) -> dict[str, Any]:
 
 
 @router.post("/works/{work_id}/render", response={202: StartOut, 200: StartOut}, url_name="studio_render")
-def start_render(request: HttpRequest, work_id: uuid.UUID, payload: StartIn | None = None) -> tuple[int, Any]:
-    """Start the pipeline for a work (``kind`` defaults to the full render). 202 when queued; 200 with the
-    job already running for this work (one active job per work)."""
+def start_render(request: HttpRequest, work_id: uuid.UUID, kind: JobKindParam = "render") -> Status[dict[str, Any]]:
+    """Start the pipeline for a work (``?kind=`` one step; the full render by default). 202 when queued; 200 with
+    the job already active for this work (one active job per work)."""
     work = _work(request, work_id)
     try:
-        job, created = do_start_job(work, payload.kind if payload else "render", acting_user=request.user)
+        job, created = do_start_job(work, kind, acting_user=request.user)
     except ValidationError as exc:
         raise ApiError(422, "invalid_request", "；".join(exc.messages)) from None
     job.refresh_from_db()
-    return (202 if created else 200), {"job": _job_out(request, job), "created": created}
+    return Status(202 if created else 200, {"job": _job_out(request, job), "created": created})
 
 
 @router.get("/jobs/{job_id}", response=JobOut, url_name="studio_job")
@@ -111,13 +111,13 @@ def cancel(request: HttpRequest, job_id: uuid.UUID) -> dict[str, Any]:
 
 
 @router.post("/jobs/{job_id}/retry", response={202: JobOut}, url_name="studio_job_retry")
-def retry(request: HttpRequest, job_id: uuid.UUID) -> tuple[int, dict[str, Any]]:
+def retry(request: HttpRequest, job_id: uuid.UUID) -> Status[dict[str, Any]]:
     job = _job(request, job_id)
     try:
         job = do_retry_job(job, acting_user=request.user)
     except ValidationError as exc:
         raise ApiError(409, "not_retryable", "；".join(exc.messages)) from None
-    return 202, _job_out(request, job)
+    return Status(202, _job_out(request, job))
 
 
 @router.get("/works/{work_id}/outputs", response=OutputList, url_name="studio_outputs")

@@ -301,23 +301,22 @@ def split_chapters(text: str, *, budget: int = CHAPTER_BUDGET, default_title: st
         paragraphs = [p.strip() for p in lines if p.strip()]
         for part_no, part in enumerate(_cut(paragraphs, budget)):
             suffix = f"（{part_no + 1}）" if part_no else ""
-            out.append(Chapter(name + suffix, "\n".join(part)))
+            out.append(Chapter(name + suffix, part))
     return out
 
 
-def _cut(paragraphs: list[str], budget: int) -> list[list[str]]:
-    parts: list[list[str]] = [[]]
-    size = 0
+def _cut(paragraphs: list[str], budget: int) -> list[str]:
+    """Pack paragraphs into parts of at most ``budget`` characters (a longer paragraph is cut at sentence ends;
+    its pieces stay on one line)."""
+    parts: list[str] = [""]
     for paragraph in paragraphs:
         pieces = [paragraph]
-        if len(paragraph) > budget:  # one huge paragraph: cut at sentence ends
+        if len(paragraph) > budget:
             pieces = [s for s in re.split(r"(?<=[。！？!?])", paragraph) if s]
-        for piece in pieces:
-            if size and size + len(piece) > budget:
-                parts.append([])
-                size = 0
-            parts[-1].append(piece)
-            size += len(piece)
-    if len(parts) > 1 and not parts[-1]:
-        parts.pop()
-    return parts
+        for n, piece in enumerate(pieces):
+            joiner = "" if (n or not parts[-1]) else "\n"
+            if parts[-1] and len(parts[-1]) + len(joiner) + len(piece) > budget:
+                parts.append("")
+                joiner = ""
+            parts[-1] += joiner + piece
+    return [part for part in parts if part] or [""]

@@ -1,8 +1,7 @@
 """The offline storyboard: Chinese prose → shots, with no network (pure functions over ``studio.spec``).
 
 1. Names: jieba's part-of-speech tagger finds people (``nr``) and places (``ns``, plus nouns ending in a place
-   suffix such as 馆/楼/殿). A private tokenizer is used, so nothing here changes the global jieba dictionary
-   that search relies on.
+   suffix such as 馆/楼/殿). Nothing here adds words to jieba's dictionary: it is shared with search.
 2. Units: each paragraph is cut into narration sentences and quoted lines (「…」 and “…”). A quoted line's
    speaker is the person named before a speech verb (说/道/问/喊…) around the quote, else the person mentioned
    last.
@@ -49,7 +48,7 @@ _tagger: Any = None
 
 
 def _pos_tagger() -> Any:
-    """A private jieba POS tokenizer (loaded once per process, ~1 s)."""
+    """jieba's POS tagger, loaded once per process (~1–2 s; shared with search's segmentation)."""
     global _tagger
     with _lock:
         if _tagger is None:
@@ -57,7 +56,8 @@ def _pos_tagger() -> Any:
             import jieba.posseg
 
             jieba.setLogLevel(logging.WARNING)
-            _tagger = jieba.posseg.POSTokenizer(jieba.Tokenizer())
+            jieba.posseg.dt.tokenizer.initialize()
+            _tagger = jieba.posseg.dt
         return _tagger
 
 
