@@ -51,10 +51,10 @@ def test_analytics_report_is_for_the_privacy_officer_only(alice_client: Client, 
 
 
 def test_console_shows_consent_data_read_only(olivia: Any, alice: Any) -> None:
+    from django.test import RequestFactory
+
     from lingjing.consent.actions import do_set_consent
     from lingjing.consent.models import Method
-
-    from django.test import RequestFactory
 
     request = RequestFactory().get("/", headers={"User-Agent": "Mozilla/5.0 secret-agent"})
     do_set_consent(alice, "analytics", True, method=Method.SETTINGS, request=request, acting_user=alice)
@@ -65,4 +65,5 @@ def test_console_shows_consent_data_read_only(olivia: Any, alice: Any) -> None:
     assert client.get("/console/consent/policyversion/add/").status_code == 403
     record = ConsentRecord.objects.get(user=alice)
     page = client.get(f"/console/consent/consentrecord/{record.pk}/change/").content.decode()
-    assert "secret-agent" not in page and "analytics" in page and 'name="granted"' not in page  # sealed agent hidden, nothing editable
+    # the sealed user agent is not shown, and nothing is editable
+    assert "secret-agent" not in page and "analytics" in page and 'name="granted"' not in page
