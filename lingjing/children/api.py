@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema
+from ninja.responses import Status
 
 from lingjing.api import AUTH, ApiError
 from lingjing.children.access import access_child_record, access_request, active_grant
@@ -65,7 +66,7 @@ def _staff(request: HttpRequest) -> Any:
 
 
 @router.post("/access-requests", response={201: AccessOut}, summary="（工作人员）申请查看儿童个人信息")
-def create_request(request: HttpRequest, payload: AccessIn) -> tuple[int, dict[str, Any]]:
+def create_request(request: HttpRequest, payload: AccessIn) -> Status[dict[str, Any]]:
     user = _staff(request)
     try:
         child = get_user_model().objects.filter(pk=payload.child_id).first()
@@ -79,7 +80,7 @@ def create_request(request: HttpRequest, payload: AccessIn) -> tuple[int, dict[s
         raise ApiError(403, "forbidden", str(exc)) from None
     except ValidationError as exc:
         raise _invalid(exc) from None
-    return 201, _out(req)
+    return Status(201, _out(req))
 
 
 @router.post("/access-requests/{request_id}/decision", response=AccessOut, summary="（工作人员）审批查看申请")

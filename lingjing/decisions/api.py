@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema
+from ninja.responses import Status
 
 from lingjing.api import AUTH, ApiError
 from lingjing.decisions.access import access_decision, access_review, my_decisions, open_reviews
@@ -149,7 +150,7 @@ def get_decision(request: HttpRequest, decision_id: str) -> dict[str, Any]:
 
 
 @router.post("/{decision_id}/review", response={201: ReviewOut}, summary="申请人工复核")
-def request_review(request: HttpRequest, decision_id: str, payload: ReviewIn) -> tuple[int, dict[str, Any]]:
+def request_review(request: HttpRequest, decision_id: str, payload: ReviewIn) -> Status[dict[str, Any]]:
     try:
         decision = access_decision(request.user, decision_id)
         review = do_request_review(decision, reason=payload.reason, acting_user=request.user)
@@ -157,4 +158,4 @@ def request_review(request: HttpRequest, decision_id: str, payload: ReviewIn) ->
         raise ApiError(404, "not_found", "决定不存在") from None
     except ValidationError as exc:
         raise _invalid(exc) from None
-    return 201, _review_out(review)
+    return Status(201, _review_out(review))
