@@ -46,7 +46,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import Storage, default_storage
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -83,7 +83,7 @@ class ErasureReport:
     deleted: dict[str, int] = field(default_factory=dict)  # model label -> rows (cascades included)
     anonymised: dict[str, int] = field(default_factory=dict)
     kept: dict[str, int] = field(default_factory=dict)  # rows left under a legal hold
-    files_removed: int = 0
+    files_removed: int = 0  # file references deleted from storage (a file already missing counts too)
     keys_shredded: int = 0
 
     def add(self, bucket: dict[str, int], label: str, count: int) -> None:
@@ -129,6 +129,7 @@ def erase_person(
         raise RegistryIncomplete(gaps)
     uid = uuid.UUID(str(user_id))
     chunk = chunk or settings.LINGJING_ERASURE_CHUNK
+    _zero_freed_space()
     run, resumed = _open_run(uid, acting_user)
     report = ErasureReport(run_id=run.pk, user_id=uid, resumed=resumed)
     steps = _steps()
@@ -164,7 +165,26 @@ def erase_person(
         if decl.on_erase == RowErase.KEEP and (decl.subject or decl.subject_ref):
             count = decl.model._base_manager.filter(**decl.subject_filter(uid)).count()
             report.add(report.kept, decl.label, count)
+    _flush_wal()
     return report
+
+
+def _zero_freed_space() -> None:
+    """SQLite keeps deleted and overwritten cells in free pages of the file unless ``secure_delete`` is on."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")
+
+
+def _flush_wal() -> None:
+    """Best effort: copy the WAL into the database file and truncate it, so no old page image lingers there."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except DatabaseError:  # busy readers: the next checkpoint overwrites the frames
+        log.info("WAL checkpoint after erasure deferred")
 
 
 def _open_run(uid: uuid.UUID, acting_user: Any) -> tuple[ErasureRun, bool]:
