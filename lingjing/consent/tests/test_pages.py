@@ -67,3 +67,11 @@ def test_console_shows_consent_data_read_only(olivia: Any, alice: Any) -> None:
     page = client.get(f"/console/consent/consentrecord/{record.pk}/change/").content.decode()
     # the sealed user agent is not shown, and nothing is editable
     assert "secret-agent" not in page and "analytics" in page and 'name="granted"' not in page
+
+
+def test_pages_speak_english_after_the_language_switch(alice_client: Client) -> None:
+    alice_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    center = alice_client.get("/privacy/").content.decode()
+    assert "Privacy center" in center and "Who received my data" in center
+    consents = alice_client.get("/privacy/consents").content.decode()
+    assert "Keep my search history" in consents and "Withdraw consent" not in consents and "Agree" in consents
