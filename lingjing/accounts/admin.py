@@ -37,8 +37,12 @@ class UserAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return obj.phone_masked
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        # Sealed columns stay out of list queries altogether.
-        return super().get_queryset(request).defer("phone", "birth_date", "totp_secret")
+        queryset = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and str(match.url_name).endswith("changelist"):
+            # Sealed columns stay out of list queries altogether.
+            queryset = queryset.defer("phone", "birth_date", "totp_secret")
+        return queryset
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[User], search_term: str

@@ -67,6 +67,8 @@ def code_hmac(row_id: object, phone_index: str, purpose: str, code: str) -> str:
 
 def number_prefix(e164: str) -> str:
     """``+8613800138000`` → ``+86:1380013``: the country code and the first digits of the national number."""
+    if e164.startswith("+86") and len(e164) == 14:  # mainland mobile, already normalised: no parse needed
+        return f"+86:{e164[3: 3 + settings.LINGJING_SMS_PREFIX_DIGITS]}"
     number = phonenumbers.parse(e164)
     national = phonenumbers.national_significant_number(number)
     return f"+{number.country_code}:{national[: settings.LINGJING_SMS_PREFIX_DIGITS]}"

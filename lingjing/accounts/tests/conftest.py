@@ -55,7 +55,7 @@ def api_post(client: Client, path: str, body: dict[str, Any], **extra: Any) -> A
     return client.post(f"/api/v1{path}", body, content_type="application/json", **extra)
 
 
-def bearer(token: str) -> dict[str, str]:
+def bearer(token: str) -> dict[str, Any]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 

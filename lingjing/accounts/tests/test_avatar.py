@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def _upload(data: bytes, name: str = "a.png", content_type: str = "image/png") -
     return SimpleUploadedFile(name, data, content_type=content_type)
 
 
-REJECTS = {
+REJECTS: dict[str, tuple[Callable[[], bytes], str]] = {
     "decompression bomb": (lambda: bomb_png(20_000), "图片尺寸过大"),
     "too many pixels": (lambda: bomb_png(5_000), "图片尺寸过大"),
     "html named png": (lambda: b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>", "网页"),

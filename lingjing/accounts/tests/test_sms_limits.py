@@ -76,12 +76,10 @@ def test_ipv6_addresses_of_one_slash64_share_a_cap(settings: Any) -> None:
     request_code("+8613912349999", "register", ip="2001:db8:1:3::1")
 
 
-@pytest.mark.parametrize(("global_hour", "expected"), [(100_000, 200), (150, 150)])
-def test_ten_thousand_requests_across_a_thousand_numbers_of_one_prefix_stay_in_budget(
-    settings: Any, global_hour: int, expected: int
-) -> None:
-    """Pumping walks a number range from many addresses: the prefix's daily cap (200) holds, and so does the
-    global hourly budget when it is the smaller one. Counted at the service layer, on a frozen clock."""
+def test_ten_thousand_requests_across_a_thousand_numbers_of_one_prefix_stay_in_budget(settings: Any) -> None:
+    """Pumping walks a number range from many addresses: the prefix's daily cap (200) holds over the day.
+    Counted at the service layer, on a frozen clock (the global budget: test_real_sends_respect_the_global_budget)."""
+    global_hour, expected = 100_000, 200
     settings.LINGJING_SMS_PER_PREFIX_DAY = 200
     settings.LINGJING_SMS_GLOBAL_HOUR = global_hour
     settings.LINGJING_SMS_PER_IP_HOUR = 10_000
@@ -140,7 +138,7 @@ def test_the_answer_is_the_same_for_known_and_unknown_numbers(settings: Any) -> 
     timings: dict[str, list[float]] = {ALICE_PHONE: [], BOB_PHONE: []}
     answers = set()
     with time_machine.travel(timezone.now(), tick=False) as traveller:
-        for _ in range(15):
+        for _ in range(8):
             for phone in (ALICE_PHONE, BOB_PHONE):
                 for purpose in ("login", "register"):
                     traveller.shift(2)  # past the per-number cooldown (one code per number at a time)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pyotp
@@ -138,7 +139,7 @@ def test_totp_is_sealed_and_then_required_at_sign_in(api: Client, alice: User) -
     assert raw is None or secret not in str(raw[0])
     needs = api_post(api, "/auth/login", {"phone": ALICE_PHONE, "password": PASSWORD})
     assert needs.status_code == 401 and needs.json()["error"]["code"] == "totp_required"
-    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=90), tick=False):
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=90), tick=False):
         code = pyotp.TOTP(secret).now()
         ok = api_post(api, "/auth/login", {"phone": ALICE_PHONE, "password": PASSWORD, "totp": code})
         assert ok.status_code == 200
@@ -154,7 +155,7 @@ def test_web_sign_in_asks_for_the_totp_after_the_password(alice: User) -> None:
     assert first.status_code == 302 and first["Location"].endswith("/accounts/login/totp/")
     assert browser.get("/accounts/profile/").status_code == 302  # not signed in yet
     assert "两步验证" in browser.get("/accounts/login/totp/").content.decode()
-    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=90), tick=False):
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=90), tick=False):
         done = browser.post("/accounts/login/totp/", {"totp": pyotp.TOTP(secret).now()})
     assert done.status_code == 302
     assert browser.get("/accounts/profile/").status_code == 200
@@ -166,7 +167,7 @@ def test_disabling_totp_needs_step_up(alice: User, settings: Any) -> None:
     browser.post("/accounts/security/", {"action": "totp_disable"})
     alice.refresh_from_db()
     assert alice.totp_enabled
-    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=90), tick=False):
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=90), tick=False):
         browser.post("/accounts/security/", {"action": "verify", "code": pyotp.TOTP(secret).now()})
         browser.post("/accounts/security/", {"action": "totp_disable"})
     alice.refresh_from_db()
