@@ -14,7 +14,7 @@ language switch itself (``/i18n/setlang/``), because there the person explicitly
    records the refusal once with the signal as method (an explicit earlier answer is never replaced; the
    pages show when the signal overrides it);
 2. sends a signed-in person whose acceptance of a material policy change is outstanding to the accept page
-   (pages only; the API answers with an ``X-Policy-Acceptance-Required`` header instead);
+   (pages only; API answers to a signed-in caller carry an ``X-Policy-Acceptance-Required`` header instead);
 3. records analytics for the request when, and only when, the person consented and the browser allows
    analytics cookies, and sets the random browser id cookie the pseudonyms derive from.
 """
@@ -102,11 +102,24 @@ class PrivacyMiddleware:
                 return redirect
         started = time.perf_counter()
         response = self.get_response(request)
-        if signed_in and path.startswith("/api/") and getattr(request, "lj_policy_pending", None):
-            response["X-Policy-Acceptance-Required"] = str(request.lj_policy_pending)  # type: ignore[attr-defined]
-        if not path.startswith("/api/"):
+        if path.startswith("/api/"):
+            self._api_policy_header(request, response)
+        else:
             self._analytics(request, response, started)
         return response
+
+    @staticmethod
+    def _api_policy_header(request: HttpRequest, response: HttpResponse) -> None:
+        """API clients (session or Bearer: the user is known only after the view ran) learn about a pending
+        material acceptance from a header instead of a redirect."""
+        from lingjing.consent.policy import material_version_to_accept
+
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return
+        pending = material_version_to_accept(user)
+        if pending is not None:
+            response["X-Policy-Acceptance-Required"] = str(pending.number)
 
     @staticmethod
     def _record_signal(request: HttpRequest, user: Any, signal: str) -> None:
@@ -135,7 +148,6 @@ class PrivacyMiddleware:
             if session is not None:
                 session[POLICY_SESSION_KEY] = latest.number
             return None
-        request.lj_policy_pending = latest.number  # type: ignore[attr-defined]
         if request.path.startswith(ACCEPT_EXEMPT) or request.method not in ("GET", "HEAD"):
             return None
         return HttpResponseRedirect(f"/privacy/policy/accept?next={quote(request.get_full_path())}")

@@ -173,6 +173,24 @@ def test_signed_in_users_are_asked_to_accept_a_material_change_once_in_force(oli
         assert client.get("/").status_code == 200
 
 
+def test_api_callers_learn_of_a_pending_acceptance_from_a_header(olivia: Any, alice: Any) -> None:
+    import secrets
+
+    from lingjing.accounts.models import ApiToken, hash_token
+
+    raw = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=alice, token_hash=hash_token(raw))
+    alice.date_joined = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    alice.save(update_fields=["date_joined"])
+    with time_machine.travel(dt.datetime(2026, 5, 1, tzinfo=dt.UTC), tick=False):
+        current_policy_version()
+        do_publish_policy_version(summary_zh="实质变更", summary_en="", material=True, acting_user=olivia)
+    with time_machine.travel(dt.datetime(2026, 5, 9, tzinfo=dt.UTC), tick=False):
+        response = Client().get("/api/v1/privacy/consents", headers={"Authorization": f"Bearer {raw}"})
+        assert response.status_code == 200 and response["X-Policy-Acceptance-Required"] == "2"
+        assert "X-Policy-Acceptance-Required" not in Client().get("/api/v1/privacy/consents")
+
+
 def test_a_non_material_change_asks_nobody(olivia: Any, alice: Any) -> None:
     alice.date_joined = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     alice.save(update_fields=["date_joined"])
