@@ -166,3 +166,19 @@ def test_registry_rules_for_recipients() -> None:
     authority = Recipient(slug="y", legal_name="Y", contact="y", kind=RecipientKind.AUTHORITY, legal_basis="consent",
                           purposes=["compliance"], categories=["identity.phone"])
     assert "legal_basis" in recipient_problems(authority)
+
+
+def test_sharing_records_outlive_the_account_for_three_years(alice: Any) -> None:
+    from lingjing.privacy.engines.erasure import erase_person
+    from lingjing.privacy.registry import RowErase, declaration_for
+
+    decl = declaration_for(SharingRecord)
+    assert decl is not None and decl.on_erase == RowErase.KEEP
+    assert decl.keep_days is not None and decl.keep_days >= 3 * 365 + 1  # NDR art. 12, leap years included
+    assert all(pd.retention.days == decl.keep_days for pd in decl.fields.values())
+    row = disclose(alice, "aliyun-sms", ["identity.phone"], "account").record
+    erase_person(alice.pk)
+    alice.refresh_from_db()
+    assert alice.status == "erased"
+    kept = SharingRecord.objects.get(pk=row.pk)
+    assert kept.person_id == alice.pk and kept.recipient.slug == "aliyun-sms"
