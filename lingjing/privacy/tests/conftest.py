@@ -65,6 +65,7 @@ def populate(tag: str, phone: str, birth_date: str) -> Person:
         diary = Diary(owner=user, title=mark(f"{tag}-日记标题-{i}"), body=mark(f"{tag}-日记正文-{i}"))
         if i < 2:
             diary.attachment.save(f"{tag}-{i}.txt", ContentFile(f"{tag}-附件-{i}".encode()), save=False)
+            assert diary.attachment.name
             person.files.append(diary.attachment.name)
         diary.save()
     for i in range(3):
@@ -74,6 +75,7 @@ def populate(tag: str, phone: str, birth_date: str) -> Person:
                         draft=mark(f"{tag}-草稿-{i}"), likes=7)
         if i == 0:
             show.cover.save(f"{tag}-cover.png", ContentFile(b"\x89PNG fake"), save=False)
+            assert show.cover.name
             person.files.append(show.cover.name)
         show.save()
     Invoice(user=user, memo=mark(f"{tag}-发票备注"), amount=42).save()

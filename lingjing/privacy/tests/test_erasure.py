@@ -46,6 +46,8 @@ def end_state(person: Person) -> dict[str, Any]:
     assert isinstance(user_field, SealedField)
     showcases = Showcase.objects.filter(title__startswith=f"{person.tag} public title").order_by("title")
     invoices = list(Invoice.objects.filter(user_id=uid))
+    memo_field = Invoice._meta.get_field("memo")
+    assert isinstance(memo_field, SealedField)
     return {
         "user": {
             "phone": user.phone,
@@ -65,8 +67,10 @@ def end_state(person: Person) -> dict[str, Any]:
             "bulk": Bulk.objects.filter(owner_id=uid).count(),
             "showcases_linked": Showcase.objects.filter(author_id=uid).count(),
         },
-        "showcases": [(s.title, s.author_id, s.signature, s.cover.name, s.draft, s.likes) for s in showcases],
-        "invoices": [(i.amount, i.memo, bool(Invoice._meta.get_field("memo").raw_envelope(i))) for i in invoices],  # type: ignore[attr-defined]
+        "showcases": [
+            (s.title, s.author.pk if s.author else None, s.signature, s.cover.name, s.draft, s.likes) for s in showcases
+        ],
+        "invoices": [(i.amount, i.memo, bool(memo_field.raw_envelope(i))) for i in invoices],
         "files": [default_storage.exists(name) for name in person.files],
         "keys": DataKey.objects.filter(subject=subject).count(),
         "shredded": ShreddedSubject.objects.filter(subject=subject).exists(),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -28,6 +29,7 @@ _ACCOUNT = Retention.account()
     erase_order=10,
 )
 class Diary(models.Model):
+    objects: ClassVar[models.Manager[Diary]] = models.Manager()  # this app is installed only under test
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     title = models.CharField(max_length=80)
@@ -49,6 +51,7 @@ class Diary(models.Model):
     erase_order=40,
 )
 class Showcase(models.Model):
+    objects: ClassVar[models.Manager[Showcase]] = models.Manager()  # this app is installed only under test
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     title = models.CharField(max_length=80)
@@ -66,6 +69,7 @@ class Showcase(models.Model):
     erase_order=20,
 )
 class Visit(models.Model):
+    objects: ClassVar[models.Manager[Visit]] = models.Manager()  # this app is installed only under test
     subject = models.CharField(max_length=64, db_index=True)
     ip = models.CharField(max_length=45)
     kind = models.CharField(max_length=20, default="view")
@@ -80,6 +84,7 @@ class Visit(models.Model):
     erase_order=30,
 )
 class Invoice(models.Model):
+    objects: ClassVar[models.Manager[Invoice]] = models.Manager()  # this app is installed only under test
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     memo = SealedField(owner="user")
@@ -94,6 +99,7 @@ class Invoice(models.Model):
     erase_order=5,
 )
 class Bulk(models.Model):
+    objects: ClassVar[models.Manager[Bulk]] = models.Manager()  # this app is installed only under test
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     text = models.CharField(max_length=64)
     n = models.PositiveIntegerField()
