@@ -108,6 +108,10 @@ def frame_counts(durations: Sequence[float], fps: int) -> list[int]:
     return counts
 
 
+# The still is converted from RGB to BT.709 YUV once, before it is repeated or moved, not once per frame.
+_TO_YUV = "scale=out_color_matrix=bt709:out_range=tv,format="
+
+
 def _motion_filter(move: str, frames: int, amount: float, size: tuple[int, int], fps: int) -> str:
     """The filter for a camera move over a source ``1 + amount`` times the frame size.
 
@@ -127,11 +131,15 @@ def _motion_filter(move: str, frames: int, amount: float, size: tuple[int, int],
             y = f"(ih-oh)*(1-{t})"
         else:
             y = f"(ih-oh)*{t}"
-        return f"loop=loop={frames - 1}:size=1:start=0,setpts=N/({fps}*TB),crop=w={w}:h={h}:x='{x}':y='{y}'"
+        # full-resolution chroma while the window moves (no 2-pixel steps), 4:2:0 only for the encoder
+        return (
+            f"{_TO_YUV}yuv444p,loop=loop={frames - 1}:size=1:start=0,setpts=N/({fps}*TB),"
+            f"crop=w={w}:h={h}:x='{x}':y='{y}',format=yuv420p"
+        )
     # zoompan: z=1 shows the whole source, z=1+amount a frame-sized window of it
     zt = f"(on/{last})"
     z = f"1+{amount:.4f}*{zt}" if move == "push_in" else f"1+{amount:.4f}*(1-{zt})"
-    return f"zoompan=z='{z}':x='(iw-iw/zoom)/2':y='(ih-ih/zoom)/2':d={frames}:s={w}x{h}:fps={fps}"
+    return f"{_TO_YUV}yuv420p,zoompan=z='{z}':x='(iw-iw/zoom)/2':y='(ih-ih/zoom)/2':d={frames}:s={w}x{h}:fps={fps}"
 
 
 def _encode_clip(
@@ -149,8 +157,7 @@ def _encode_clip(
     if moving:
         vf = _motion_filter(clip.camera_move, frames, amount, size, fps)
     else:
-        vf = f"loop=loop={frames - 1}:size=1:start=0,setpts=N/({fps}*TB)"
-    vf += ",scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
+        vf = f"{_TO_YUV}yuv420p,loop=loop={frames - 1}:size=1:start=0,setpts=N/({fps}*TB)"
     cmd = [
         ffmpeg_exe(), "-v", "error", "-nostdin", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{src[0]}x{src[1]}", "-framerate", str(fps), "-i", "-",
