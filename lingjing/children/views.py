@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from lingjing.children.access import (
@@ -65,7 +66,7 @@ def staff_home(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, _messages_of(exc))
         else:
-            messages.success(request, "申请已提交，须由另一名工作人员审批")
+            messages.success(request, _("申请已提交，须由另一名工作人员审批"))
             return redirect("children:request", request_id=req.pk)
     rows = list(requests_for(user).select_related("requested_by", "decided_by")[:200])
     return render(request, "children/staff_home.html", {"form": form, "rows": rows})
@@ -80,7 +81,7 @@ def staff_request(request: HttpRequest, request_id: str) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
             do_revoke_child_access(req, acting_user=user)
-            messages.success(request, "已撤销")
+            messages.success(request, _("已撤销"))
             return redirect("children:request", request_id=req.pk)
         if form.is_valid():
             try:
@@ -89,7 +90,7 @@ def staff_request(request: HttpRequest, request_id: str) -> HttpResponse:
             except ValidationError as exc:
                 form.add_error(None, _messages_of(exc))
             else:
-                messages.success(request, "已审批")
+                messages.success(request, _("已审批"))
                 return redirect("children:request", request_id=req.pk)
     return render(request, "children/staff_request.html", {
         "req": req, "form": form, "uses": list(req.uses.select_related("staff")[:100]),
@@ -121,14 +122,14 @@ def staff_record(request: HttpRequest, child_id: str) -> HttpResponse:
 
             try:
                 request_code(user.phone, CodePurpose.VERIFY, ip=client_ip(request), acting_user=user)
-                messages.success(request, "验证码已发送")
+                messages.success(request, _("验证码已发送"))
             except (RateLimited, SmsUnavailable) as exc:
                 messages.error(request, exc.message)
             return redirect("children:record", child_id=child.pk)
         if request.method == "POST" and form.is_valid():
             if verify_and_grant(request, form.cleaned_data["code"]):
                 return redirect("children:record", child_id=child.pk)
-            form.add_error("code", "验证码错误或已失效")
+            form.add_error("code", _("验证码错误或已失效"))
         return render(request, "children/verify.html", {"form": form})
     from lingjing.privacy.engines.export import export_person
 
@@ -162,9 +163,9 @@ def guardian_child(request: HttpRequest, consent_id: str) -> HttpResponse:
                 consent.pk, guardian_phone=phone
             )
             if done:
-                messages.success(request, "孩子的账号及其个人信息已删除")
+                messages.success(request, _("孩子的账号及其个人信息已删除"))
             else:
-                messages.error(request, "该账号已处理")
+                messages.error(request, _("该账号已处理"))
             return redirect("children:guardian")
         if action == "correct" and form.is_valid():
             try:
@@ -175,7 +176,7 @@ def guardian_child(request: HttpRequest, consent_id: str) -> HttpResponse:
             except ValidationError as exc:
                 form.add_error(None, _messages_of(exc))
             else:
-                messages.success(request, "已更正" if changed else "没有需要更正的内容")
+                messages.success(request, _("已更正") if changed else _("没有需要更正的内容"))
                 return redirect("children:guardian-child", consent_id=consent.pk)
     else:
         do_record_guardian_view(child, guardian_phone=phone)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from lingjing.decisions.access import access_decision, access_review, my_decisions, open_reviews
@@ -72,7 +73,7 @@ def detail(request: HttpRequest, decision_id: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, _messages_of(exc))
         else:
-            messages.success(request, "已提交复核申请，工作人员会尽快处理并告知结果")
+            messages.success(request, _("已提交复核申请，工作人员会尽快处理并告知结果"))
             return redirect("decisions:detail", decision_id=decision.pk)
     reviews = list(decision.reviews.order_by("created_at"))
     return render(request, "decisions/detail.html", {
@@ -89,7 +90,7 @@ def set_choice(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         do_set_automation_choice(request.user, form.cleaned_data["kind"], refuse=form.cleaned_data["refuse"],
                                  acting_user=request.user)
-        messages.success(request, "设置已保存")
+        messages.success(request, _("设置已保存"))
     return redirect("decisions:list")
 
 
@@ -111,6 +112,6 @@ def review(request: HttpRequest, review_id: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, _messages_of(exc))
         else:
-            messages.success(request, "复核结果已记录，当事人可在其自动化决策页面看到")
+            messages.success(request, _("复核结果已记录，当事人可在其自动化决策页面看到"))
             return redirect("decisions:review-queue")
     return render(request, "decisions/review.html", {"item": item, "d": item.decision.to_dict("zh"), "form": form})

@@ -5,34 +5,35 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from lingjing.privacy.registry import CATEGORIES, PURPOSES
 from lingjing.sharing.models import Recipient, RecipientKind
 
 
 class ConsentForm(forms.Form):
-    granted = forms.TypedChoiceField(choices=[("1", "同意"), ("0", "撤回")], coerce=lambda v: v == "1")
+    granted = forms.TypedChoiceField(choices=[("1", _("同意")), ("0", _("撤回"))], coerce=lambda v: v == "1")
 
 
 class LegalRequestForm(forms.Form):
     authority = forms.ModelChoiceField(
-        label="国家机关", queryset=Recipient.objects.filter(kind=RecipientKind.AUTHORITY, active=True),
-        help_text="先在控制台的“信息接收方”中登记该机关",
+        label=_("国家机关"), queryset=Recipient.objects.filter(kind=RecipientKind.AUTHORITY, active=True),
+        help_text=_("先在控制台的“信息接收方”中登记该机关"),
     )
-    reference_no = forms.CharField(label="文书编号", max_length=120)
-    document_kind = forms.CharField(label="文书类型", max_length=120, help_text="例如：调取证据通知书")
-    legal_basis_text = forms.CharField(label="法律依据", widget=forms.Textarea(attrs={"rows": 3}))
+    reference_no = forms.CharField(label=_("文书编号"), max_length=120)
+    document_kind = forms.CharField(label=_("文书类型"), max_length=120, help_text=_("例如：调取证据通知书"))
+    legal_basis_text = forms.CharField(label=_("法律依据"), widget=forms.Textarea(attrs={"rows": 3}))
     purpose = forms.ChoiceField(
-        label="处理目的", choices=[(k, v.zh) for k, v in PURPOSES.items()], initial="compliance"
+        label=_("处理目的"), choices=[(k, v.zh) for k, v in PURPOSES.items()], initial="compliance"
     )
     categories = forms.MultipleChoiceField(
-        label="调取的个人信息种类", choices=[(k, c.label.zh) for k, c in CATEGORIES.items()],
+        label=_("调取的个人信息种类"), choices=[(k, c.label.zh) for k, c in CATEGORIES.items()],
         widget=forms.CheckboxSelectMultiple,
     )
     people = forms.CharField(
-        label="当事人", widget=forms.Textarea(attrs={"rows": 3}), help_text="每行一个手机号码或用户 ID"
+        label=_("当事人"), widget=forms.Textarea(attrs={"rows": 3}), help_text=_("每行一个手机号码或用户 ID")
     )
-    confidential_days = forms.IntegerField(label="保密天数", min_value=0, max_value=3650, initial=0)
+    confidential_days = forms.IntegerField(label=_("保密天数"), min_value=0, max_value=3650, initial=0)
 
     def clean_people(self) -> list[Any]:
         from lingjing.accounts.phone import InvalidPhone
@@ -59,12 +60,12 @@ class LegalRequestForm(forms.Form):
             else:
                 found.append(user)
         if missing:
-            raise forms.ValidationError("找不到这些当事人：" + "、".join(missing))
+            raise forms.ValidationError(_("找不到这些当事人：%(who)s") % {"who": "、".join(missing)})
         if not found:
-            raise forms.ValidationError("请至少填写一名当事人")
+            raise forms.ValidationError(_("请至少填写一名当事人"))
         return found
 
 
 class DecideForm(forms.Form):
-    decision = forms.ChoiceField(label="审批", choices=[("approve", "批准并提供"), ("reject", "拒绝")])
-    note = forms.CharField(label="审批意见", widget=forms.Textarea(attrs={"rows": 3}))
+    decision = forms.ChoiceField(label=_("审批"), choices=[("approve", _("批准并提供")), ("reject", _("拒绝"))])
+    note = forms.CharField(label=_("审批意见"), widget=forms.Textarea(attrs={"rows": 3}))

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from lingjing.sharing.access import (
@@ -70,9 +71,10 @@ def recipient_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 do_set_consent(user, recipient.consent_key, granted, method=Method.SETTINGS, request=request,
                                acting_user=user)
             except ConsentError:
-                messages.error(request, "该接收方暂时不能同意，请稍后再试")
+                messages.error(request, _("该接收方暂时不能同意，请稍后再试"))
             else:
-                messages.success(request, "已同意" if granted else "已撤回同意，此后不再向该接收方提供您的个人信息")
+                done = _("已同意") if granted else _("已撤回同意，此后不再向该接收方提供您的个人信息")
+                messages.success(request, done)
         return redirect("sharing:recipient", slug=slug)
     return render(request, "sharing/recipient.html", {
         "r": recipient_row(recipient, _lang(request)),
@@ -101,7 +103,7 @@ def legal_requests(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, _first_error(exc))
         else:
-            messages.success(request, "已登记，等待另一名工作人员审批")
+            messages.success(request, _("已登记，等待另一名工作人员审批"))
             return redirect("sharing:legal-request", request_id=req.pk)
     rows = legal_requests_for(user)[:200]
     return render(request, "sharing/legal_list.html", {"form": form, "rows": rows})
@@ -123,7 +125,7 @@ def legal_request(request: HttpRequest, request_id: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, _first_error(exc))
         else:
-            messages.success(request, "已审批")
+            messages.success(request, _("已审批"))
             return redirect("sharing:legal-request", request_id=req.pk)
     return render(request, "sharing/legal_detail.html", {
         "req": req,

@@ -108,3 +108,12 @@ def test_staff_maintain_the_registry_in_the_console(db: Any) -> None:
     assert recipient.purposes == ["analytics"] and recipient.categories == ["behaviour.usage"]
     assert AuditEntry.objects.filter(event="sharing.recipient_saved", object_id=str(recipient.pk)).exists()
     assert Purpose.objects.get(key="recipient:partner-x").kind == "recipient"
+
+
+def test_pages_speak_english_when_chosen(alice: Any) -> None:
+    client = _client(alice)
+    client.cookies["lj_lang"] = "en"
+    page = client.get("/privacy/sharing/recipients/").content.decode()
+    assert "Who receives personal information from us" in page
+    assert "Alibaba Cloud Computing Co., Ltd." in page and "Scripts and prompts" in page
+    assert "我们向谁提供个人信息" in Client().get("/privacy/sharing/recipients/").content.decode()
