@@ -138,3 +138,12 @@ def test_every_accounts_field_is_declared() -> None:
     from lingjing.privacy.registry import find_gaps
 
     assert find_gaps(list(apps.get_app_config("accounts").get_models())) == []
+
+
+def test_the_security_page_advises_complex_passwords(alice: User) -> None:
+    browser = Client()
+    browser.force_login(alice)
+    page = browser.get("/accounts/security/").content.decode()
+    assert "建议使用较长、不易被猜到的复杂密码" in page
+    register = Client().get("/accounts/register/?step=2")
+    assert register.status_code == 200
