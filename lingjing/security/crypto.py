@@ -212,6 +212,8 @@ class SealedDescriptor:
     def __get__(self, instance: models.Model | None, owner: type | None = None) -> Any:
         if instance is None:
             return self
+        if self.field.attname not in instance.__dict__:  # deferred (.only()/.defer()): load it like Django does
+            instance.refresh_from_db(fields=[self.field.attname])
         value = instance.__dict__.get(self.field.attname)
         if value is None or not isinstance(value, Sealed):
             return value

@@ -235,3 +235,9 @@ def test_every_model_with_sealed_fields_has_a_uuid_primary_key() -> None:
     for model in apps.get_models():
         if crypto.sealed_fields(model):
             assert isinstance(model._meta.pk, models.UUIDField), model
+
+
+def test_deferred_sealed_field_loads_on_access() -> None:
+    user = make_users()[0]
+    deferred = User.objects.only("id", "nickname").get(pk=user.pk)
+    assert deferred.phone == PHONES[0]
