@@ -37,7 +37,7 @@ from lingjing.studio.spec import VIDEO_SIZES, CharacterSpec, Clip, ImageRequest,
 CAST = (
     CharacterSpec("林小雨", "黑色长发，蓝色眼睛，娇小", "白色校服", seed=7, voice="cmn+f3 pitch=62"),
     CharacterSpec("陈默", "银色短发，高大", "黑色风衣", seed=3, voice="cmn+m3"),
-    CharacterSpec("老王", "灰白短发，微胖", "蓝色工装", seed=11, voice="cmn+m7 rate=160 pitch=35"),
+    CharacterSpec("老王", "灰白短发，微胖", "蓝色工装", seed=11, voice="cmn+m7 rate=235 pitch=35"),
 )
 SCRIPT = (
     ("establishing", "static", "黄昏的商业街", None, "放学后，街上的灯一盏一盏亮了起来。"),

@@ -47,14 +47,14 @@ _VOICE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\+[A-Za-z0-9_-]+)?$")
 @dataclass(frozen=True)
 class EspeakVoice:
     voice: str = "cmn"  # language voice, optionally "+variant"
-    rate: int = 175  # words per minute (espeak -s)
+    rate: int = 250  # espeak -s; for cmn, 250 ≈ 4 characters a second with pauses, the storyboard's pacing
     pitch: int = 50  # 0..99 (espeak -p)
 
     def __str__(self) -> str:
         return f"{self.voice} rate={self.rate} pitch={self.pitch}"
 
 
-def parse_espeak_voice(spec: str, *, default_rate: int = 175) -> EspeakVoice:
+def parse_espeak_voice(spec: str, *, default_rate: int = 250) -> EspeakVoice:
     """``"cmn+f3 rate=160 pitch=70"`` → ``EspeakVoice("cmn+f3", 160, 70)``. Unknown words are refused."""
     words = (spec or "cmn").split()
     voice = words[0]
@@ -76,12 +76,12 @@ def parse_espeak_voice(spec: str, *, default_rate: int = 175) -> EspeakVoice:
 VOICE_PALETTE = (
     "cmn+f3 pitch=62",
     "cmn+m3 pitch=42",
-    "cmn+f4 rate=165 pitch=70",
-    "cmn+m7 rate=160 pitch=35",
-    "cmn+f2 rate=185 pitch=56",
-    "cmn+m2 rate=170 pitch=48",
-    "cmn+f5 rate=160 pitch=66",
-    "cmn+m5 rate=180 pitch=40",
+    "cmn+f4 rate=240 pitch=70",
+    "cmn+m7 rate=235 pitch=35",
+    "cmn+f2 rate=265 pitch=56",
+    "cmn+m2 rate=245 pitch=48",
+    "cmn+f5 rate=240 pitch=66",
+    "cmn+m5 rate=260 pitch=40",
 )
 
 
@@ -93,7 +93,7 @@ def suggest_voice(index: int) -> str:
 class EspeakProvider:
     name = "espeak"
 
-    def __init__(self, *, executable: str | None = None, rate: int = 175, timeout: float = 120.0) -> None:
+    def __init__(self, *, executable: str | None = None, rate: int = 250, timeout: float = 120.0) -> None:
         self.executable = executable or shutil.which("espeak-ng") or ""
         self.rate = rate
         self.timeout = timeout
@@ -195,7 +195,7 @@ def get_speech_provider(name: str, config: Mapping[str, Any] | None = None) -> S
     """``"espeak"`` (offline default) or ``"openai"``; ``config`` is the deployment's settings for it."""
     config = dict(config or {})
     if name in ("espeak", "espeak-ng", "", "offline"):
-        return EspeakProvider(executable=config.get("executable"), rate=int(config.get("rate", 175)))
+        return EspeakProvider(executable=config.get("executable"), rate=int(config.get("rate", 250)))
     if name in ("openai", "openai-speech"):
         return OpenAISpeechProvider(
             base_url=config.get("base_url", ""),

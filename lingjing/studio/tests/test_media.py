@@ -159,6 +159,7 @@ def test_voice_settings_parse_and_differ_per_character() -> None:
     assert parse_espeak_voice("cmn+f3 rate=160 pitch=70") == parse_espeak_voice("cmn+f3  pitch=70 rate=160")
     voice = parse_espeak_voice("cmn+f3 rate=9999")
     assert (voice.voice, voice.rate, voice.pitch) == ("cmn+f3", 450, 50)
+    assert parse_espeak_voice("cmn").rate == 250
     with pytest.raises(ValueError):
         parse_espeak_voice("cmn; rm -rf /")
     with pytest.raises(ValueError):
