@@ -416,6 +416,10 @@ class StudioJob(models.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_JOB_STATUSES
 
+    @property
+    def step_label(self) -> str:
+        return str(dict(JobKind.choices).get(self.step, self.step))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": str(self.id),
