@@ -64,14 +64,10 @@ def test_check_fails_listing_every_gap(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "lingjing.E001 accounts.User.nickname" in message and "lingjing.E001 accounts.User.status" in message
 
 
-def test_the_console_script_exits_zero_on_the_real_project(tmp_path: Path) -> None:
+def test_the_console_script_check_exits_zero_on_the_real_project(tmp_path: Path) -> None:
     env = {**os.environ, "LINGJING_DATA_DIR": str(tmp_path)}
     lingjing = [sys.executable, "-m", "lingjing.cli"]  # the console script's entry point
     done = subprocess.run([*lingjing, "privacy", "inventory", "--check"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    listed = subprocess.run([*lingjing, "privacy", "inventory", "--json"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert {"model": "accounts.User", "field": "phone"}.items() <= next(
-        r for r in json.loads(listed.stdout)["fields"] if r["field"] == "phone" and r["model"] == "accounts.User"
-    ).items()
+    assert done.stdout.startswith("registry complete")
