@@ -67,6 +67,7 @@ from lingjing.security.crypto import CryptoError, associated_data, open_sealed
 CHUNK = 2000
 MAX_SUSPECTS = 10_000
 MAX_NOTES = 100
+_MAX_POOL_TRIES = 200_000  # entry hashes tried to place rows whose links are broken on both sides
 PUBLIC_KEY_FILE = "audit-signing.pub"
 _CHECKPOINT_GLOB = "checkpoint-*.json"
 _CHAIN_FIELDS = (
@@ -488,30 +489,59 @@ class _Verifier:
         suspect = self.suspects.get(seq)
         return suspect.orig if suspect is not None and suspect.orig is not None else seq
 
-    def resolve_positions(self) -> None:
-        """Find the seq each inconsistent suspect was written at, from the rows its links point to."""
+    def resolve_positions(self, witnesses: dict[str, int]) -> None:
+        """Find the seq each inconsistent suspect was written at.
+
+        1. From the rows its links point to (its predecessor's position + 1, its successor's - 1), and from the
+           head and the checkpoints (``witnesses``: hash -> seq), sweeping forwards and backwards while that helps.
+        2. When links are broken on both sides, by trying the positions around the other suspects (bounded).
+        """
         for suspect in self.suspects.values():
             if suspect.consistent:
                 suspect.orig = suspect.ref.seq
         pending = [s for s in self.suspects.values() if s.orig is None]
         forward = True
+        tried_pool = False
         while pending:
             progress = False
             for suspect in pending if forward else reversed(pending):
-                found = self._find_orig(suspect)
+                found = self._find_orig(suspect, self._linked_candidates(suspect, witnesses))
                 if found is not None:
                     suspect.orig = found
                     progress = True
+            if not progress and not tried_pool:
+                pool = self._candidate_pool()
+                if len(pool) * len(pending) <= _MAX_POOL_TRIES:
+                    for suspect in pending:
+                        suspect.orig = self._find_orig(suspect, pool)
+                        progress = progress or suspect.orig is not None
+                tried_pool = True
             pending = [s for s in pending if s.orig is None]
             if not progress:
                 break
             forward = not forward
 
-    def _find_orig(self, suspect: _Suspect) -> int | None:
+    def _linked_candidates(self, suspect: _Suspect, witnesses: dict[str, int]) -> list[int]:
         ref = suspect.ref
         candidates: list[int] = [1] if ref.prev_hash == GENESIS else []
         candidates += [self.orig_of(p) + 1 for p in self.by_hash.get(ref.prev_hash, ()) if p != ref.seq]
         candidates += [self.orig_of(q) - 1 for q in self.by_prev.get(ref.hash, ()) if q != ref.seq]
+        if ref.hash in witnesses:
+            candidates.append(witnesses[ref.hash])
+        return candidates
+
+    def _candidate_pool(self) -> list[int]:
+        """Positions near the suspects and inside small gaps: where a moved row can have come from."""
+        pool: set[int] = set()
+        for seq in self.suspects:
+            pool.update((seq - 1, seq, seq + 1))
+        for a, b in self.gaps.items:  # both ends of every gap: a row moved far away leaves one behind
+            pool.update(range(a, min(b, a + 100) + 1))
+            pool.update(range(max(a, b - 100), b + 1))
+        return sorted(pool)
+
+    def _find_orig(self, suspect: _Suspect, candidates: Iterable[int]) -> int | None:
+        ref = suspect.ref
         for candidate in dict.fromkeys(candidates):
             if candidate != ref.seq and candidate >= 0 and (
                 entry_hash(suspect.row._replace(seq=candidate), ref.prev_hash) == ref.hash
@@ -549,7 +579,7 @@ class _Verifier:
         self._report_moves(moved)
 
         # Positions nobody occupies: gaps, plus seqs vacated by moved rows that no moved row filled.
-        max_orig = self._max_orig(moved)
+        max_orig = self._max_orig(moved, beyond_seqs)
         missing = _Ranges(self.gaps.items)
         for current in moved:
             missing.add(current, current)
@@ -572,10 +602,11 @@ class _Verifier:
         self._check_head(head1, positions, max_orig)
         self._check_checkpoints(checkpoints, positions, max_orig)
 
-    def _max_orig(self, moved: dict[int, int]) -> int:
+    def _max_orig(self, moved: dict[int, int], inserted: set[int]) -> int:
+        """The last position of the chain: the highest seq held by a row that is neither moved nor forged."""
         seq = self.last_seq
         while seq > 0:
-            if seq in moved:
+            if seq in moved or seq in inserted:
                 seq -= 1
             elif (start := self.gaps.start_of(seq)) is not None:
                 seq = start - 1
@@ -707,7 +738,10 @@ def verify(*, deep: bool = False) -> VerifyReport:
     head2 = _read_head()
     if verifier.suspects or verifier.gaps.items:
         verifier.index_links()
-        verifier.resolve_positions()
+        witnesses = {cp.hash: cp.seq for cp in checkpoints}
+        if head1 is not None:
+            witnesses[head1[1]] = head1[0]
+        verifier.resolve_positions(witnesses)
     verifier.explain(head1, head2, checkpoints)
     report = verifier.report
     report.checkpoints = len(checkpoints)

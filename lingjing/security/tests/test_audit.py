@@ -11,14 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 import time_machine
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
+from hypothesis import strategies as st
 
 from lingjing.security import audit_chain
 from lingjing.security.audit import GENESIS, AuditEvent, detail_mac, entry_hash, record
@@ -35,6 +38,13 @@ from lingjing.security.crypto import shred_subject
 pytestmark = pytest.mark.django_db
 
 ACTORS = [f"u:{uuid.UUID(int=i + 1)}" for i in range(3)]
+
+
+@pytest.fixture(autouse=True)
+def _empty_chain(db: None) -> None:
+    """Start from an empty log: data migrations of other apps record entries of their own."""
+    AuditEntry.objects.all().delete()
+    AuditHead.objects.all().delete()
 
 
 def append(count: int, *, start: int = 0) -> list[AuditEntry]:
@@ -136,6 +146,28 @@ def test_record_outside_a_transaction_raises_and_writes_nothing() -> None:
     with transaction.atomic():
         record(AuditEvent.USER_UPDATED, actor=ACTORS[0])
     assert verify().ok
+
+
+@pytest.mark.parametrize("when", [1, 2], ids=["before-the-stream", "after-the-stream"])
+def test_entries_appended_while_verifying_are_neither_deleted_nor_inserted(
+    chain: list[AuditEntry], monkeypatch: pytest.MonkeyPatch, when: int
+) -> None:
+    real_read_head = audit_chain._read_head
+    calls: list[int] = []
+
+    def read_head_while_others_append() -> tuple[int, str] | None:
+        calls.append(1)
+        if len(calls) == 2 == when:  # between the stream and the second read of the head
+            append(2, start=200)
+        head = real_read_head()
+        if len(calls) == 1 == when:  # between the first read of the head and the stream
+            append(2, start=100)
+        return head
+
+    monkeypatch.setattr(audit_chain, "_read_head", read_head_while_others_append)
+    report = verify()
+    assert report.ok, [p.line() for p in report.problems]
+    assert len(calls) == 2
 
 
 def test_an_authentic_entry_with_an_earlier_clock_is_a_note_not_a_failure(chain: list[AuditEntry]) -> None:
@@ -489,10 +521,12 @@ def test_the_console_lists_entries_read_only_without_sealed_details(client: Any)
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+    reason="row locks and concurrent writers need PostgreSQL",
+)
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_appends_keep_one_verifiable_chain(settings: Any) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks and concurrent writers need PostgreSQL")
     settings.LINGJING_AUDIT_CHECKPOINT_EVERY = 7
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
@@ -521,3 +555,81 @@ def test_concurrent_appends_keep_one_verifiable_chain(settings: Any) -> None:
     assert report.checkpoints >= 1  # written after commit by the writers themselves
     AuditEntry.objects.filter(seq=20).update(actor="system")
     assert not verify().ok
+
+
+# --- any tampering is caught ------------------------------------------------------------------------------
+
+
+def _tamper(op: str, seq: int, other: int) -> None:
+    if op == "edit":
+        AuditEntry.objects.filter(seq=seq).update(details={"forged": seq})
+    elif op == "delete":
+        AuditEntry.objects.filter(seq=seq).delete()
+    elif op == "swap":
+        swap_seq(seq, other)
+    elif op == "move":
+        AuditEntry.objects.filter(seq=seq).update(seq=1000 + seq)
+    elif op == "rehash":
+        row = entry(seq)
+        row.details = {"forged": seq}
+        AuditEntry.objects.filter(seq=seq).update(details=row.details, hash=entry_hash(row, row.prev_hash))
+    elif op == "append":
+        forge(1000 + seq, entry(seq).hash)
+
+
+
+@hypothesis.settings(
+    max_examples=20, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@hypothesis.given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["edit", "delete", "swap", "move", "rehash", "append"]), st.integers(1, 12)),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda op: op[1],
+    )
+)
+def test_any_tampering_is_caught_and_named(ops: list[tuple[str, int]]) -> None:
+    """Random edits, deletions, swaps, moves, rewrites and forged appends: verify never calls the chain intact,
+    and each row touched is named (its seq or its neighbour's, for deletions and rewrites)."""
+    if not AuditEntry.objects.exists():
+        append(12)
+        write_checkpoint()
+    with transaction.atomic():
+        used: set[int] = set()
+        applied: list[tuple[str, int]] = []
+        for op, seq in ops:
+            other = seq % 12 + 1
+            if seq in used or (op == "swap" and other in used):
+                continue
+            used.update((seq, other) if op == "swap" else (seq,))
+            applied.append((op, seq))
+            _tamper(op, seq, other)
+        report = verify()
+        transaction.set_rollback(True)
+    lines = [p.line() for p in report.problems]
+    assert not report.ok, ops
+
+    def named(seq: int) -> bool:
+        return bool(report.kinds_at(seq))
+
+    for op, seq in applied:
+        if op == "swap":
+            assert named(seq) and named(seq % 12 + 1), (ops, lines)
+        elif op in ("move", "append"):
+            assert named(1000 + seq), (ops, lines)
+        elif op == "rehash":
+            # Its witness is the next entry (or the head): deleting or damaging that witness leaves only the
+            # witness's own problem to see.
+            witness_gone = any(s == seq + 1 and o in ("delete", "edit") for o, s in applied)
+            assert named(seq) or witness_gone, (ops, lines)
+        else:
+            assert named(seq), (ops, lines)
+    # ... and nothing else is accused: every problem concerns a row that was touched.
+    touched = {s for _, s in applied} | {s % 12 + 1 for o, s in applied if o == "swap"}
+    touched |= {1000 + s for o, s in applied if o in ("move", "append")}
+    for problem in report.problems:
+        assert problem.seq is not None, (ops, lines)
+        span = set(range(problem.seq, (problem.last_seq or problem.seq) + 1))
+        assert span & touched, (ops, lines)
+    assert verify().ok
