@@ -387,13 +387,24 @@ def do_save_character(
     return target
 
 
-def do_add_character_reference(character: Character, *, path: str, acting_user: Any) -> Character:
-    """Attach a reference image already stored (re-encoded) at ``path``."""
-    with transaction.atomic(durable=True):
-        character.reference_images = [*character.reference_images, path][-8:]
-        character.save(update_fields=["reference_images"])
-        record(AuditEvent.STUDIO_CHARACTER_SAVED, acting_user=acting_user, subject=_subject(character.work),
-               obj=character, details={"reference_images": len(character.reference_images)})
+def do_add_character_reference(character: Character, *, png: bytes, acting_user: Any) -> Character:
+    """Store a reference image (already re-encoded to PNG) and attach it; keeps the newest eight."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from lingjing.works.files import work_media_prefix
+
+    name = f"{work_media_prefix(character.work_id)}/studio/references/{uuid.uuid4().hex}.png"
+    path = default_storage.save(name, ContentFile(png))
+    try:
+        with transaction.atomic(durable=True):
+            character.reference_images = [*character.reference_images, path][-8:]
+            character.save(update_fields=["reference_images"])
+            record(AuditEvent.STUDIO_CHARACTER_SAVED, acting_user=acting_user, subject=_subject(character.work),
+                   obj=character, details={"reference_images": len(character.reference_images)})
+    except Exception:
+        default_storage.delete(path)
+        raise
     return character
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -37,7 +36,6 @@ from lingjing.studio.forms import (
 )
 from lingjing.studio.models import AssetKind, Character, GeneratedAsset, JobKind, Shot, StudioJob
 from lingjing.works.actions import do_create_work, do_delete_work
-from lingjing.works.files import work_media_prefix
 from lingjing.works.models import Work, WorkStatus
 
 
@@ -280,9 +278,7 @@ def add_reference(request: HttpRequest, work_id: uuid.UUID, character_id: uuid.U
     character = access_character(request.user, work_id, character_id, write=True)
     form = ReferenceImageForm(request.POST, request.FILES)
     if form.is_valid():
-        name = f"{work_media_prefix(character.work_id)}/studio/references/{uuid.uuid4().hex}.png"
-        path = default_storage.save(name, ContentFile(form.cleaned_data["image"]))
-        actions.do_add_character_reference(character, path=path, acting_user=request.user)
+        actions.do_add_character_reference(character, png=form.cleaned_data["image"], acting_user=request.user)
         messages.success(request, _("参考图已上传"))
     else:
         _form_errors(request, form)

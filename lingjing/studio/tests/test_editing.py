@@ -99,3 +99,29 @@ def test_versions_choose_and_undo(work: Work, alice: User) -> None:
     actions.do_choose_output(versions[1], acting_user=alice)
     assert actions.chosen_outputs(work)[slot].version == 2
     assert AuditEntry.objects.filter(event="studio.output_chosen").count() == 2
+
+
+def test_reference_image_is_reencoded_and_private(work: Work, alice: User, bob: User) -> None:
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # camera make: metadata that must not survive
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(buffer, format="JPEG", exif=exif)
+    li = Character.objects.get(work=work, name="李明")
+    client = Client()
+    client.force_login(alice)
+    url = reverse("studio:add_reference", args=[work.pk, li.pk])
+    upload = SimpleUploadedFile("ref.jpg", buffer.getvalue(), content_type="image/jpeg")
+    assert client.post(url, {"image": upload}).status_code == 302
+    li.refresh_from_db()
+    assert len(li.reference_images) == 1 and li.reference_images[0].startswith(f"works/{work.pk}/studio/")
+    response = client.get(reverse("studio:reference_file", args=[work.pk, li.pk, 0]))
+    data = response.getvalue()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and b"SecretCam" not in data
+    other = Client()
+    other.force_login(bob)
+    assert other.get(reverse("studio:reference_file", args=[work.pk, li.pk, 0])).status_code == 404
