@@ -36,13 +36,14 @@ def render(options: dict[str, Any], out: Writer) -> None:
         raise ValueError(exc.message) from exc
     render_options = RenderOptions(layout=options["layout"], preset=options["preset"],
                                    size=parse_size(options.get("size") or ""), fps=int(options.get("fps") or 24))
-    shown = {"step": ""}
+    shown: dict[str, Any] = {"step": "", "percent": -10.0}
     started = time.monotonic()
 
     def progress(step: str, fraction: float) -> None:
-        if step != shown["step"]:
-            shown["step"] = step
-            out.write(f"[{overall(RENDER_STEPS, step, fraction):5.1f}%] {step}\n")
+        percent = overall(RENDER_STEPS, step, fraction)
+        if step != shown["step"] or percent - shown["percent"] >= 5:
+            shown.update(step=step, percent=percent)
+            out.write(f"[{percent:5.1f}%] {step} ({time.monotonic() - started:.1f}s)\n")
 
     try:
         result = render_story(text, Path(options["out"]), title=options.get("title") or source.stem,
