@@ -114,6 +114,32 @@ class AuditEvent(enum.StrEnum):
     CHILD_GUARDIAN_CORRECTED = "child.guardian_corrected"
     CHILD_UNCONSENTED_FOUND = "child.unconsented_found"
     CHILD_REPORT_GENERATED = "child.report_generated"
+    # customer service
+    SUPPORT_TICKET_OPENED = "support.ticket_opened"
+    SUPPORT_TICKET_ACCEPTED = "support.ticket_accepted"
+    SUPPORT_MESSAGE_POSTED = "support.message_posted"
+    SUPPORT_NOTE_ADDED = "support.note_added"
+    SUPPORT_ATTACHMENT_ADDED = "support.attachment_added"
+    SUPPORT_TICKET_ASSIGNED = "support.ticket_assigned"
+    SUPPORT_TICKET_VIEWED = "support.ticket_viewed"
+    SUPPORT_TICKET_RESOLVED = "support.ticket_resolved"
+    SUPPORT_TICKET_REOPENED = "support.ticket_reopened"
+    SUPPORT_TICKET_OVERDUE = "support.ticket_overdue"
+    SUPPORT_TICKET_CONVERTED = "support.ticket_converted"
+    SUPPORT_CANNED_REPLY_SAVED = "support.canned_reply_saved"
+    SUPPORT_UNCONFIRMED_PURGED = "support.unconfirmed_purged"
+    # notifications and announcements
+    NOTIFY_CREATED = "notify.created"
+    NOTIFY_DELIVERED = "notify.delivered"
+    NOTIFY_RETRY_SCHEDULED = "notify.retry_scheduled"
+    NOTIFY_DELIVERY_FAILED = "notify.delivery_failed"
+    NOTIFY_READ = "notify.read"
+    NOTIFY_PREFERENCES_CHANGED = "notify.preferences_changed"
+    NOTIFY_EMAIL_SET = "notify.email_set"
+    NOTIFY_EMAIL_CONFIRMED = "notify.email_confirmed"
+    NOTIFY_EMAIL_CODE_SENT = "notify.email_code_sent"
+    NOTIFY_ANNOUNCEMENT_SAVED = "notify.announcement_saved"
+    NOTIFY_ANNOUNCEMENT_DELIVERED = "notify.announcement_delivered"
 
 
 def actor_ref(user: Any) -> str:
