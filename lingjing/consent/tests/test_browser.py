@@ -13,13 +13,24 @@ import pytest
 CHROMIUM = os.environ.get("LINGJING_CHROMIUM", "/usr/bin/chromium")
 pytestmark = [
     pytest.mark.skipif(not (os.path.exists(CHROMIUM) or shutil.which("chromium")), reason="chromium not installed"),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 NECESSARY = {"sessionid", "csrftoken", "messages", "lj_consent"}
 
 
 @pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def purposes() -> None:
+    """Live-server tests run on a flushed database (pytest-django runs transactional tests last, after other
+    transactional tests emptied the tables): put back the purposes the data migration seeds."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("lingjing.consent.migrations.0002_seed_purposes").seed(apps, None)
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch, purposes: None) -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api")
     # Playwright's sync API runs an event loop in this thread; the test's own ORM reads are still synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
