@@ -140,6 +140,32 @@ class AuditEvent(enum.StrEnum):
     NOTIFY_EMAIL_CODE_SENT = "notify.email_code_sent"
     NOTIFY_ANNOUNCEMENT_SAVED = "notify.announcement_saved"
     NOTIFY_ANNOUNCEMENT_DELIVERED = "notify.announcement_delivered"
+    # risk control (security log entries that are not part of another audited change)
+    RISK_SIGN_IN_ASSESSED = "risk.sign_in_assessed"
+    RISK_EVENT_LOGGED = "risk.event_logged"
+    # incidents
+    INCIDENT_RECORDED = "incident.recorded"
+    INCIDENT_UPDATED = "incident.updated"
+    INCIDENT_AFFECTED_COMPUTED = "incident.affected_computed"
+    INCIDENT_REPORT_DRAFTED = "incident.report_drafted"
+    INCIDENT_REPORT_SUBMITTED = "incident.report_submitted"
+    INCIDENT_NOTICE_SENT = "incident.notice_sent"
+    INCIDENT_DELIVERY_TRACKED = "incident.delivery_tracked"
+    INCIDENT_ANNOUNCEMENT_PUBLISHED = "incident.announcement_published"
+    INCIDENT_CLOSED = "incident.closed"
+    INCIDENT_DRILL_SUBJECT_ADDED = "incident.drill_subject_added"
+    # staff access to personal data
+    STAFF_ACCESS_GRANTED = "staff.access_granted"
+    STAFF_PERSONAL_READ = "staff.personal_read"
+    STAFF_TRAINING_ACKNOWLEDGED = "staff.training_acknowledged"
+    STAFF_CONSOLE_VERIFIED = "staff.console_verified"
+    STAFF_SESSION_EXPIRED = "staff.session_expired"
+    # retention and backups
+    RETENTION_PURGED = "retention.purged"
+    RETENTION_RUN_FINISHED = "retention.run_finished"
+    BACKUP_CREATED = "backup.created"
+    BACKUP_RESTORED = "backup.restored"
+    BACKUP_DELETION_REPLAYED = "backup.deletion_replayed"
 
 
 def actor_ref(user: Any) -> str:
