@@ -124,7 +124,19 @@ def set_consents_in_transaction(
             details={"purpose": purpose.key, "method": method, "notice_version": version,
                      "receipt": str(receipt.pk)},
         )
+    _announce(user.pk, [(p.key, g) for p, g, _v in changes], method, receipt.pk)
     return receipt
+
+
+def _announce(user_id: Any, changes: list[tuple[str, bool]], method: str, receipt_id: Any) -> None:
+    from lingjing.consent.events import consent_changed
+
+    def send() -> None:
+        for key, granted in changes:
+            consent_changed.send(sender=ConsentRecord, user_id=user_id, purpose=key, granted=granted, method=method,
+                                 receipt_id=receipt_id)
+
+    transaction.on_commit(send)
 
 
 def do_set_consents(

@@ -135,3 +135,25 @@ def test_policy_acceptance_inside_the_callers_transaction(alice: Any) -> None:
     assert alice.policy_acceptances.filter(version=version).count() == 1
     with pytest.raises(ValueError), transaction.atomic():
         record_policy_acceptance(alice, method="telepathy")
+
+
+def test_features_hear_of_a_withdrawal_after_commit(alice: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from lingjing.consent.events import consent_changed
+
+    heard: list[tuple[Any, str, bool]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        heard.append((kwargs["user_id"], kwargs["purpose"], kwargs["granted"]))
+
+    consent_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            do_set_consent(alice, "search_history", True, method=Method.SETTINGS, acting_user=alice)
+        with django_capture_on_commit_callbacks(execute=False) as pending:
+            do_set_consent(alice, "search_history", False, method=Method.SETTINGS, acting_user=alice)
+        assert heard == [(alice.pk, "search_history", True)]  # not before the commit
+        for callback in pending:
+            callback()
+        assert heard[-1] == (alice.pk, "search_history", False)
+    finally:
+        consent_changed.disconnect(receiver)
