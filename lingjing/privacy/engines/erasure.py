@@ -293,7 +293,8 @@ def _finish(
     """The last transaction: destroy the keys, audit, mark the run finished."""
     with transaction.atomic(durable=True):
         locked = ErasureRun.objects.select_for_update().get(pk=run.pk)
-        if locked.finished_at is not None:
+        if locked.finished_at is not None:  # another worker finished this run meanwhile
+            report.finished = True
             raise _Stop
         keys = shred_subject(run.subject, reason=f"{reason} (erasure run {run.pk})")
         report.keys_shredded = keys
