@@ -63,12 +63,15 @@ INSTALLED_APPS = [
     "lingjing.sharing",
     "lingjing.decisions",
     "lingjing.children",
+    "lingjing.notify",
+    "lingjing.support",
 ]
 
 # Apps whose models hold personal data: every concrete field there must be declared in the registry.
 LINGJING_PERSONAL_DATA_APPS = [
     "security", "privacy", "accounts", "works", "studio", "consent",
     "sharing", "decisions", "children",
+    "notify", "support",
 ]
 if LINGJING_ENV == "test":  # models that exercise the export and erasure engines (lingjing/privacy/tests/testapp)
     INSTALLED_APPS.append("lingjing.privacy.tests.testapp")
@@ -296,6 +299,19 @@ LINGJING_CONTROLLER = {
 }
 LINGJING_AUDIT_CHECKPOINT_EVERY = envint("LINGJING_AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 LINGJING_ERASURE_CHUNK = envint("LINGJING_ERASURE_CHUNK", 500, minimum=1)
+
+# --- notifications and customer service (docs/subsystems/notifications.md, support.md) ---------------------
+LINGJING_NOTIFY_PER_USER_HOUR = envint("LINGJING_NOTIFY_PER_USER_HOUR", 20, minimum=1)  # outward messages a person
+LINGJING_NOTIFY_MAX_ATTEMPTS = envint("LINGJING_NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
+LINGJING_NOTIFY_RETRY_BASE = envint("LINGJING_NOTIFY_RETRY_BASE", 60, minimum=1)  # seconds; ×4 per attempt
+LINGJING_PUSH_WEBHOOK_URL = envstr("LINGJING_PUSH_WEBHOOK_URL", "")  # empty: no push channel
+LINGJING_PUSH_WEBHOOK_SECRET = envstr("LINGJING_PUSH_WEBHOOK_SECRET", "")
+LINGJING_PUSH_RECIPIENT = envstr("LINGJING_PUSH_RECIPIENT", "push-gateway")  # sharing registry slug, or self-hosted
+if LINGJING_PUSH_WEBHOOK_URL and not LINGJING_PUSH_WEBHOOK_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("LINGJING_PUSH_WEBHOOK_URL must be an http(s) URL")
+if LINGJING_PUSH_WEBHOOK_URL and len(LINGJING_PUSH_WEBHOOK_SECRET) < 16:
+    raise ImproperlyConfigured("LINGJING_PUSH_WEBHOOK_SECRET must be at least 16 characters when push is on")
+LINGJING_SUPPORT_DUE_WORKING_DAYS = envint("LINGJING_SUPPORT_DUE_WORKING_DAYS", 15, minimum=1, maximum=15)
 
 # --- studio -----------------------------------------------------------------------------------------------
 # Provider settings of this deployment, one JSON object keyed "llm", "image.comfyui", "image.openai",

@@ -15,6 +15,8 @@ urlpatterns = [
     path("privacy/sharing/", include("lingjing.sharing.urls")),
     path("privacy/decisions/", include("lingjing.decisions.urls")),
     path("children/", include("lingjing.children.urls")),
+    path("support/", include("lingjing.support.urls")),
+    path("inbox/", include("lingjing.notify.urls")),
     path("", include("lingjing.consent.urls")),
     path("", include("lingjing.core.urls")),
 ]
