@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-os.environ.setdefault("LINGJING_ENV", "test")
-os.environ.setdefault("LINGJING_DATA_DIR", tempfile.mkdtemp(prefix="lingjing-test-"))
+import lingjing.core.pytest_env  # noqa: F401  (also loaded with -p; kept for direct imports)
 
 
 @pytest.fixture(autouse=True)
@@ -26,3 +24,19 @@ def _data_dirs(settings: Any, tmp_path: Path) -> Iterator[Path]:
     from lingjing.security.crypto import clear_key_cache
 
     clear_key_cache()
+    _clear_cache()
+
+
+def _clear_cache() -> None:
+    """Rate-limit counters must not leak between tests (Redis keeps them outside the test transaction)."""
+    from django.core.cache import cache
+
+    client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client is None:
+        with contextlib.suppress(Exception):  # the cache table may be gone in transactional teardown
+            cache.clear()
+        return
+    redis = client(None, write=True)
+    keys = list(redis.scan_iter(match=cache.make_key("*").replace(":1:*", ":*")))
+    if keys:
+        redis.delete(*keys)

@@ -132,7 +132,11 @@ else:
                 # upgrade deadlocks between concurrent writers.
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                # secure_delete: erased rows are overwritten in the file, not just unlinked.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;"
+                ),
             },
             "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")} if envbool("LINGJING_TEST_DB_FILE", False) else {},
         }
@@ -145,6 +149,9 @@ if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {REDIS_URL!r}")
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    if LINGJING_ENV == "test" and os.environ.get("PYTEST_XDIST_WORKER"):
+        # Parallel test workers each get their own key prefix, so one worker's cache.clear() spares the others.
+        CACHES["default"]["KEY_PREFIX"] = "t" + os.environ["PYTEST_XDIST_WORKER"]
 else:
     CACHES = {
         # Rate-limit counters live here: a high MAX_ENTRIES keeps culling from resetting them.
