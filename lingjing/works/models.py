@@ -69,7 +69,11 @@ class Work(models.Model):
 
     class Meta:
         ordering: ClassVar = ["-updated_at"]
-        indexes: ClassVar = [models.Index(fields=["author", "-updated_at"], name="works_author_updated")]
+        indexes: ClassVar = [
+            models.Index(fields=["author", "-updated_at"], name="works_author_updated"),
+            # the public feed: newest published first
+            models.Index(fields=["status", "-published_at"], name="works_status_published"),
+        ]
         verbose_name = "作品"
         verbose_name_plural = "作品"
 
