@@ -349,7 +349,7 @@ def do_flag_overdue(ticket: Ticket, *, now: dt.datetime | None = None) -> bool:
 
     at = now or timezone.now()
     with transaction.atomic(durable=True):
-        row = Ticket.objects.select_for_update().select_related("assigned_to").get(pk=ticket.pk)
+        row = Ticket.objects.select_for_update(of=("self",)).select_related("assigned_to").get(pk=ticket.pk)
         if (row.overdue_flagged_at is not None or row.due_at is None or row.due_at >= at
                 or row.status not in (TicketStatus.OPEN, TicketStatus.ANSWERED)):
             return False

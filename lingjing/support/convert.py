@@ -45,6 +45,7 @@ def rights_request_hook() -> Callable[..., Any] | None:
 
 
 def convert_ticket_to_rights_request(ticket: Ticket, *, acting_user: Any, request_type: str = "") -> Ticket:
+    ticket = Ticket.objects.get(pk=ticket.pk)  # the assignment and conversion as they stand now
     if ticket.category != TicketCategory.PRIVACY:
         raise ValidationError("只有“个人信息权利请求”类工单可以转为权利请求")
     if request_type and request_type not in REQUEST_TYPES:
