@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
+    "lingjing.core.cachecontrol.CacheControlMiddleware",  # public pages cacheable for a minute, the rest private
+    "lingjing.core.dbrouter.ReplicaReadMiddleware",  # anonymous reads of public pages may use a read replica
     "lingjing.core.middleware.ApiErrorMiddleware",
     "lingjing.consent.middleware.CookieConsentMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -142,9 +144,22 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Read replicas (docs/deploy.md): DATABASE_REPLICA_URLS, comma-separated (or one DATABASE_REPLICA_URL). Anonymous
+# GET requests read the apps in LINGJING_REPLICA_APPS from them; everything else reads and writes the primary.
+_replica_urls = envlist("DATABASE_REPLICA_URLS", []) or envlist("DATABASE_REPLICA_URL", [])
+if _replica_urls:
+    from lingjing.core.scaleout import replica_databases
+
+    if not DATABASE_URL:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs DATABASE_URL (the primary)")
+    DATABASES.update(replica_databases(_replica_urls, DATABASES["default"]))
+LINGJING_DB_REPLICAS = [alias for alias in DATABASES if alias != "default"]
+LINGJING_REPLICA_APPS = envlist("LINGJING_REPLICA_APPS", ["works", "search"])
+DATABASE_ROUTERS = ["lingjing.core.dbrouter.ReplicaRouter"] if LINGJING_DB_REPLICAS else []
 
 # --- cache, rate limits -----------------------------------------------------------------------------------
 REDIS_URL = envstr("REDIS_URL", "")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {REDIS_URL!r}")
@@ -163,17 +178,29 @@ else:
     }
 
 # --- tasks ------------------------------------------------------------------------------------------------
+from lingjing.core.scaleout import RQ_BACKEND, rq_queues, task_backend  # noqa: E402
+
 TASKS = {
     "default": {
-        "BACKEND": envstr(
-            "LINGJING_TASK_BACKEND",
-            "django.tasks.backends.immediate.ImmediateBackend"
-            if LINGJING_ENV == "test"
-            else "django_tasks_db.DatabaseBackend",
+        # database (default) | rq | immediate | a class path; rq also when LINGJING_TASKS_ON_REDIS=1 (deploy.md)
+        "BACKEND": task_backend(
+            envstr("LINGJING_TASK_BACKEND", ""),
+            test=LINGJING_ENV == "test",
+            redis_url=envstr("LINGJING_RQ_REDIS_URL", REDIS_URL),
+            tasks_on_redis=envbool("LINGJING_TASKS_ON_REDIS", False),
         ),
         "QUEUES": ["default", "studio", "privacy", "notify"],
     }
 }
+if TASKS["default"]["BACKEND"] == RQ_BACKEND:
+    # The queue on Redis (django-tasks-rq): `lingjing worker` starts RQ workers. A Redis that evicts keys under
+    # memory pressure would drop queued jobs: LINGJING_RQ_REDIS_URL can point the queue at a separate instance.
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUES = rq_queues(
+        TASKS["default"]["QUEUES"],
+        envstr("LINGJING_RQ_REDIS_URL", REDIS_URL),
+        timeout=envint("LINGJING_RQ_JOB_TIMEOUT", 3600, minimum=10),
+    )
 
 # --- auth -------------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -192,6 +219,10 @@ SESSION_COOKIE_AGE = envint("LINGJING_SESSION_AGE", 14 * 24 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Sessions: db (default) or cache_db (reads from Redis, writes through to the database) — docs/deploy.md
+from lingjing.core.scaleout import session_engine  # noqa: E402
+
+SESSION_ENGINE = session_engine(envstr("LINGJING_SESSION_ENGINE", "db"), redis_url=REDIS_URL)
 
 # --- i18n -------------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -218,6 +249,27 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Media and exports on S3-compatible object storage when LINGJING_S3_BUCKET is set (docs/deploy.md); the
+# "exports" storage holds rights-request packages.
+from lingjing.core.scaleout import file_storages  # noqa: E402
+
+STORAGES.update(
+    file_storages(
+        media_root=MEDIA_ROOT,
+        exports_dir=EXPORTS_DIR,
+        bucket=envstr("LINGJING_S3_BUCKET", ""),
+        exports_bucket=envstr("LINGJING_S3_EXPORTS_BUCKET", ""),
+        endpoint_url=envstr("LINGJING_S3_ENDPOINT_URL", ""),
+        access_key=envstr("LINGJING_S3_ACCESS_KEY_ID", ""),
+        secret_key=envstr("LINGJING_S3_SECRET_ACCESS_KEY", ""),
+        region=envstr("LINGJING_S3_REGION", ""),
+        addressing_style=envstr("LINGJING_S3_ADDRESSING_STYLE", ""),
+        url_expire=envint("LINGJING_S3_URL_EXPIRE", 300, minimum=10, maximum=7 * 24 * 3600),
+    )
+)
+# Anonymous GETs of public pages (home, works, search, the public feed API) may be kept by browsers and shared
+# caches this many seconds; 0 turns it off. Signed-in and privacy pages are never stored (core/cachecontrol.py).
+LINGJING_PUBLIC_CACHE_SECONDS = envint("LINGJING_PUBLIC_CACHE_SECONDS", 60, minimum=0, maximum=3600)
 # WhiteNoise serves the collected files; in development (DEBUG) it also serves straight from the apps'
 # static folders and picks up edits without a restart.
 WHITENOISE_USE_FINDERS = DEBUG
