@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "lingjing.children",
     "lingjing.notify",
     "lingjing.support",
+    "lingjing.secops",
 ]
 
 # Apps whose models hold personal data: every concrete field there must be declared in the registry.
@@ -72,6 +73,7 @@ LINGJING_PERSONAL_DATA_APPS = [
     "security", "privacy", "accounts", "works", "studio", "consent",
     "sharing", "decisions", "children",
     "notify", "support",
+    "secops",
 ]
 if LINGJING_ENV == "test":  # models that exercise the export and erasure engines (lingjing/privacy/tests/testapp)
     INSTALLED_APPS.append("lingjing.privacy.tests.testapp")
@@ -91,6 +93,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "lingjing.secops.middleware.RateLimitMiddleware",  # per-address and per-account request limits (429)
+    "lingjing.secops.middleware.StaffSessionMiddleware",  # staff: 12 h per sign-in, 30 min idle
+    "lingjing.secops.middleware.ConsoleGateMiddleware",  # staff: TOTP and current training to enter the console
     "lingjing.consent.middleware.PrivacyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -380,6 +385,49 @@ if envstr("LINGJING_STUDIO_PROVIDERS", ""):
     import json as _json
 
     try:
+# --- security operations (docs/subsystems/security-ops.md, retention.md, backups.md) ----------------------
+# Sign-in risk: points over the last LINGJING_RISK_WINDOW_SECONDS; step-up verification, then block.
+LINGJING_RISK_STEP_UP_SCORE = envint("LINGJING_RISK_STEP_UP_SCORE", 50, minimum=1)
+LINGJING_RISK_BLOCK_SCORE = envint("LINGJING_RISK_BLOCK_SCORE", 100, minimum=2)
+if LINGJING_RISK_BLOCK_SCORE <= LINGJING_RISK_STEP_UP_SCORE:
+    raise ImproperlyConfigured("LINGJING_RISK_BLOCK_SCORE must be above LINGJING_RISK_STEP_UP_SCORE")
+LINGJING_RISK_WINDOW_SECONDS = envint("LINGJING_RISK_WINDOW_SECONDS", 3600, minimum=60)
+# Request limits (every page and API call; generous: many people can share one address behind a carrier NAT)
+LINGJING_RATE_LIMIT_ENABLED = envbool("LINGJING_RATE_LIMIT_ENABLED", True)
+LINGJING_RATE_LIMIT_IP_PER_MINUTE = envint("LINGJING_RATE_LIMIT_IP_PER_MINUTE", 6000, minimum=1)
+LINGJING_RATE_LIMIT_USER_PER_MINUTE = envint("LINGJING_RATE_LIMIT_USER_PER_MINUTE", 600, minimum=1)
+LINGJING_RATE_LIMIT_USER_PER_10S = envint("LINGJING_RATE_LIMIT_USER_PER_10S", 150, minimum=1)  # beyond: impossible
+LINGJING_RATE_LIMIT_CONTENT_IP_PER_HOUR = envint("LINGJING_RATE_LIMIT_CONTENT_IP_PER_HOUR", 30000, minimum=1)
+LINGJING_RATE_LIMIT_CONTENT_USER_PER_HOUR = envint("LINGJING_RATE_LIMIT_CONTENT_USER_PER_HOUR", 3000, minimum=1)
+LINGJING_RATE_LIMIT_CONTENT_PATHS = envlist(
+    "LINGJING_RATE_LIMIT_CONTENT_PATHS", ["/api/v1/works", "/api/v1/search", "/search", "/works/"]
+)
+LINGJING_RATE_LIMIT_EXEMPT = envlist("LINGJING_RATE_LIMIT_EXEMPT", ["/healthz", "/api/v1/healthz", "/static/"])
+LINGJING_RATE_LIMIT_BATCH_DIVISOR = envint("LINGJING_RATE_LIMIT_BATCH_DIVISOR", 20, minimum=1)
+# Staff: the console needs TOTP and a training acknowledgement (off by default only in the test environment,
+# where other apps' tests open the console with force_login; secops tests switch it on)
+LINGJING_CONSOLE_GATE = envbool("LINGJING_CONSOLE_GATE", LINGJING_ENV != "test")
+LINGJING_CONSOLE_PATHS = envlist(
+    "LINGJING_CONSOLE_PATHS",
+    ["/console/", "/secops/", "/children/staff/", "/privacy/staff/", "/privacy/decisions/reviews/",
+     "/privacy/sharing/legal/"],
+)
+LINGJING_STAFF_SESSION_HOURS = envint("LINGJING_STAFF_SESSION_HOURS", 12, minimum=1)
+LINGJING_STAFF_IDLE_MINUTES = envint("LINGJING_STAFF_IDLE_MINUTES", 30, minimum=1)
+LINGJING_STAFF_TRAINING_DAYS = envint("LINGJING_STAFF_TRAINING_DAYS", 365, minimum=1)
+LINGJING_STAFF_ACCESS_MINUTES = envint("LINGJING_STAFF_ACCESS_MINUTES", 30, minimum=1, maximum=480)
+# Incidents (国家网络安全事件报告管理办法; PIPL art. 57)
+LINGJING_INCIDENT_REPORT_HOURS = envint("LINGJING_INCIDENT_REPORT_HOURS", 4, minimum=1)
+LINGJING_INCIDENT_SUMMARY_DAYS = envint("LINGJING_INCIDENT_SUMMARY_DAYS", 30, minimum=1)
+LINGJING_INCIDENT_INDIVIDUAL_MAX = envint("LINGJING_INCIDENT_INDIVIDUAL_MAX", 1_000_000, minimum=1)
+LINGJING_SECURITY_CONTACT = envstr("LINGJING_SECURITY_CONTACT", "安全负责人 security@lingjingai.cn")
+# Retention purges and backups
+LINGJING_RETENTION_CHUNK = envint("LINGJING_RETENTION_CHUNK", 1000, minimum=1)
+LINGJING_RETENTION_EXTRA_PURGES = envlist("LINGJING_RETENTION_EXTRA_PURGES", [])  # dotted callables (now, dry_run)
+LINGJING_EXPORT_TTL_DAYS = envint("LINGJING_EXPORT_TTL_DAYS", 7, minimum=1)
+LINGJING_RETENTION_EXPORT_DIRS = envlist("LINGJING_RETENTION_EXPORT_DIRS", ["copies"])  # under EXPORTS_DIR
+LINGJING_KEY_ESCROW_DIR = envstr("LINGJING_KEY_ESCROW_DIR", "")  # empty: $LINGJING_DATA_DIR/key-escrow
+
         LINGJING_STUDIO_PROVIDERS = _json.loads(envstr("LINGJING_STUDIO_PROVIDERS", ""))
     except ValueError:
         raise ImproperlyConfigured("LINGJING_STUDIO_PROVIDERS must be a JSON object") from None
