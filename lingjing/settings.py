@@ -377,14 +377,6 @@ if LINGJING_PUSH_WEBHOOK_URL and len(LINGJING_PUSH_WEBHOOK_SECRET) < 16:
     raise ImproperlyConfigured("LINGJING_PUSH_WEBHOOK_SECRET must be at least 16 characters when push is on")
 LINGJING_SUPPORT_DUE_WORKING_DAYS = envint("LINGJING_SUPPORT_DUE_WORKING_DAYS", 15, minimum=1, maximum=15)
 
-# --- studio -----------------------------------------------------------------------------------------------
-# Provider settings of this deployment, one JSON object keyed "llm", "image.comfyui", "image.openai",
-# "image.sdwebui", "speech.openai" (docs/subsystems/studio.md). Keys in it are never logged or exported.
-LINGJING_STUDIO_PROVIDERS: dict[str, dict[str, Any]] = {}
-if envstr("LINGJING_STUDIO_PROVIDERS", ""):
-    import json as _json
-
-    try:
 # --- security operations (docs/subsystems/security-ops.md, retention.md, backups.md) ----------------------
 # Sign-in risk: points over the last LINGJING_RISK_WINDOW_SECONDS; step-up verification, then block.
 LINGJING_RISK_STEP_UP_SCORE = envint("LINGJING_RISK_STEP_UP_SCORE", 50, minimum=1)
@@ -428,6 +420,14 @@ LINGJING_EXPORT_TTL_DAYS = envint("LINGJING_EXPORT_TTL_DAYS", 7, minimum=1)
 LINGJING_RETENTION_EXPORT_DIRS = envlist("LINGJING_RETENTION_EXPORT_DIRS", ["copies"])  # under EXPORTS_DIR
 LINGJING_KEY_ESCROW_DIR = envstr("LINGJING_KEY_ESCROW_DIR", "")  # empty: $LINGJING_DATA_DIR/key-escrow
 
+# --- studio -----------------------------------------------------------------------------------------------
+# Provider settings of this deployment, one JSON object keyed "llm", "image.comfyui", "image.openai",
+# "image.sdwebui", "speech.openai" (docs/subsystems/studio.md). Keys in it are never logged or exported.
+LINGJING_STUDIO_PROVIDERS: dict[str, dict[str, Any]] = {}
+if envstr("LINGJING_STUDIO_PROVIDERS", ""):
+    import json as _json
+
+    try:
         LINGJING_STUDIO_PROVIDERS = _json.loads(envstr("LINGJING_STUDIO_PROVIDERS", ""))
     except ValueError:
         raise ImproperlyConfigured("LINGJING_STUDIO_PROVIDERS must be a JSON object") from None
