@@ -186,7 +186,7 @@ def register_routers() -> None:
     for module in (
         "lingjing.accounts.api", "lingjing.privacy.api", "lingjing.consent.api", "lingjing.studio.api",
         "lingjing.sharing.api", "lingjing.decisions.api", "lingjing.children.api",
-        "lingjing.notify.api", "lingjing.support.api",
+        "lingjing.notify.api", "lingjing.support.api", "lingjing.secops.api",
     ):
         try:
             mod = import_module(module)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("children/", include("lingjing.children.urls")),
     path("support/", include("lingjing.support.urls")),
     path("inbox/", include("lingjing.notify.urls")),
+    path("", include("lingjing.secops.urls")),  # /accounts/security/history, /secops/…, /security/incidents/…
     path("", include("lingjing.consent.urls")),
     path("", include("lingjing.core.urls")),
 ]

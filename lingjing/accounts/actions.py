@@ -182,6 +182,8 @@ def do_record_login_failure(
     *, e164: str, method: str, reason: str, user: User | None = None, request: HttpRequest | None = None
 ) -> None:
     """Audit a failed sign-in attempt (unknown number, wrong password or code, locked, second factor)."""
+    from lingjing.secops.risk import log_sign_in_failure
+
     with transaction.atomic(durable=True):
         record(
             AuditEvent.LOGIN_FAILED,
@@ -189,11 +191,15 @@ def do_record_login_failure(
             subject=user.subject if user is not None else "",
             details={"method": method, "reason": reason, "phone": phone_ref(e164), "ip": _net(request)},
         )
+        log_sign_in_failure(user=user, phone_index=blind_index(e164), method=method, reason=reason, request=request)
 
 
 def _login_audit(user: User, method: str, request: HttpRequest | None, channel: str) -> None:
+    from lingjing.secops.risk import log_sign_in_success
+
     record(AuditEvent.LOGIN_SUCCEEDED, actor=user.subject, subject=user.subject, obj=user,
            details={"method": method, "channel": channel, "ip": _net(request)})
+    log_sign_in_success(user, request, method=method, channel=channel)  # the pseudonymised security log
 
 
 def do_create_api_token(

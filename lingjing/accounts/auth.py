@@ -97,6 +97,13 @@ def authenticate(
     if wait:
         do_record_login_failure(e164=e164, method=method, reason="locked", user=user, request=request)
         raise LoginError("too_many_attempts", _locked_message(wait), status=429, retry_after=wait)
+    # The risk engine scores the attempt (lingjing.secops.risk): allow, step-up verification, or block.
+    from lingjing.secops.risk import assess_sign_in
+
+    risk = assess_sign_in(request, phone_index=account_key, user=user, method=method)
+    if risk.blocked:
+        do_record_login_failure(e164=e164, method=method, reason="risk_blocked", user=user, request=request)
+        raise LoginError("risk_blocked", risk.message, status=429, retry_after=risk.retry_after)
 
     if password is not None:
         if user is None or not user.has_usable_password():
@@ -127,6 +134,10 @@ def authenticate(
         if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
             _fail(e164, account_key, ip_key, method, "bad_totp", user, request)
             raise LoginError("invalid_totp", "动态码错误或已使用")
+    if risk.step_up and method == "password" and step is None:
+        # The password alone no longer signs in: an SMS code (or the authenticator) proves the phone's owner.
+        do_record_login_failure(e164=e164, method=method, reason="step_up_required", user=user, request=request)
+        raise LoginError("step_up_required", risk.message, status=401)
     try:
         account_backoff().clear(account_key)
     except ratelimit.LimiterUnavailable:

@@ -106,6 +106,9 @@ def check_send_allowed(e164: str, ip: str) -> None:
     except ratelimit.LimiterUnavailable:
         raise SmsUnavailable from None
     if not decision.allowed:
+        from lingjing.secops.risk import note_sms_refusal
+
+        note_sms_refusal(e164, ip, decision.limit.name if decision.limit else "sms")  # risk signal sms_anomaly
         raise RateLimited(decision.retry_after, _wait_message(decision.retry_after))
 
 
