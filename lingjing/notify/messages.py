@@ -3,7 +3,8 @@
 A template is a pair of files ``notify/messages/<name>.zh.txt`` and ``<name>.en.txt`` (Django templates; the
 first line is the title, the rest the body). :data:`MESSAGES` lists every template with the categories it may be
 sent under, so a feature cannot send, say, an advertisement dressed as a service notice: ``notify`` refuses a
-template outside its categories. A test renders every template in both languages.
+template outside its categories. Other apps add their own with :func:`register`. A test renders every template in
+both languages.
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ MESSAGES: dict[str, MessageKind] = {
 
 class UnknownMessage(ValueError):
     pass
+
+
+def register(name: str, categories: tuple[str, ...], required: tuple[str, ...] = ()) -> MessageKind:
+    """Add another app's template (its files under that app's ``templates/notify/messages/``). Idempotent."""
+    kind = MessageKind(name, categories, required)
+    existing = MESSAGES.get(name)
+    if existing is not None and existing != kind:
+        raise UnknownMessage(f"template {name!r} is already registered differently")
+    MESSAGES[name] = kind
+    return kind
 
 
 def lang_code(language: str | None) -> str:
