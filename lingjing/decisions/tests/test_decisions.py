@@ -162,3 +162,24 @@ def test_api_review_and_staff_resolution(alice: Any, reviewer: Any) -> None:
     assert done.status_code == 200 and done.json()["status"] == "overturned"
     items = client.get("/api/v1/decisions").json()["items"]
     assert items[0]["status"] == "overturned" and items[0]["effective"] is False
+
+
+def test_the_list_page_costs_the_same_for_many_decisions(alice: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _client(alice)
+
+    def cost() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/privacy/decisions/").status_code == 200
+        return len(queries.captured_queries)
+
+    _moderation(alice)
+    record_decision(alice, "risk", outcome="login_challenged", rule_version="risk-2", explanation_zh="异地登录")
+    few = cost()
+    for n in range(10):
+        record_decision(alice, "risk", outcome="login_challenged", rule_version="risk-2",
+                        explanation_zh=f"第 {n} 次异地登录")
+    assert cost() == few
+    assert client.get("/privacy/decisions/").content.decode().count("详情与复核") == 12
