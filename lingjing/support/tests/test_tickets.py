@@ -449,3 +449,12 @@ def test_api_for_members_and_agents(alice: Any, ann: Any) -> None:
     assert resolved.json()["status"] == "resolved"
     assert client.get(f"/api/v1/support/tickets/{ticket_id}").json()["resolution_note"] == "已更换"
     assert client_for().get("/api/v1/support/tickets").status_code == 401
+
+
+def test_pages_are_chinese_first_and_english_on_request(alice: Any) -> None:
+    client = client_for(alice)
+    assert "问题描述" in client.get("/support/new").content.decode()
+    client.cookies["lj_lang"] = "en"
+    page = client.get("/support/new").content.decode()
+    assert "Describe the problem" in page and "Complaint or report" in page
+    assert "Notification settings" in client.get("/inbox/preferences").content.decode()
