@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "lingjing.notify",
     "lingjing.support",
     "lingjing.secops",
+    "lingjing.community",
+    "lingjing.search",
 ]
 
 # Apps whose models hold personal data: every concrete field there must be declared in the registry.
@@ -74,6 +76,7 @@ LINGJING_PERSONAL_DATA_APPS = [
     "sharing", "decisions", "children",
     "notify", "support",
     "secops",
+    "community", "search",
 ]
 if LINGJING_ENV == "test":  # models that exercise the export and erasure engines (lingjing/privacy/tests/testapp)
     INSTALLED_APPS.append("lingjing.privacy.tests.testapp")

@@ -45,3 +45,21 @@ def access_own_work(user: Any, work_id: Any) -> Work:
     if not getattr(user, "is_authenticated", False) or work.author_id != user.pk:
         raise Http404("作品不存在")
     return work
+
+
+def access_public_asset(user: Any, work_id: Any, asset_id: Any) -> Any:
+    """A studio output shown on the public page of a work: the current choice of its slot, of a work ``user``
+    may see (published, or their own). Other versions and other works' files answer 404."""
+    from lingjing.studio.models import GeneratedAsset
+
+    work = access_work(user, work_id)
+    pk = _as_uuid(asset_id)
+    asset = GeneratedAsset.objects.filter(pk=pk, work=work, chosen_at__isnull=False).first() if pk else None
+    if asset is None:
+        raise Http404("文件不存在")
+    current = (GeneratedAsset.objects.filter(work=work, slot=asset.slot, chosen_at__isnull=False)
+               .order_by("-chosen_at", "-version").values_list("pk", flat=True).first())
+    if current != asset.pk:
+        raise Http404("文件不存在")
+    asset.work = work
+    return asset

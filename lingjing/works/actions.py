@@ -94,6 +94,9 @@ def do_update_work(
     work.updated_at = timezone.now()
     with transaction.atomic(durable=True):
         work.save(update_fields=[*changed, "updated_at"])
+        from lingjing.works.publishing import work_changed  # screened and re-indexed when published
+
+        work_changed(work, changed, acting_user=acting_user)
         record(
             AuditEvent.WORK_UPDATED,
             acting_user=acting_user,

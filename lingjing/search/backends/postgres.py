@@ -1,0 +1,89 @@
+"""PostgreSQL full-text backend.
+
+The document table gets a ``tsv tsvector`` column (outside the Django model: no other database has the type)
+and a GIN index on it. The vector is written from the same three token streams as FTS5, with positions and
+weights we choose (``text.tsvector_literal``: trigrams A, bigrams B, unigrams C, words D), so PostgreSQL's
+parser — which knows nothing of Chinese — never sees the text; the ``simple`` configuration would only lower-case
+what is already lower-case. Queries are ``tsquery`` literals over the same weights (``text.tsquery_literal``):
+a trigram phrase with ``<->`` for three characters or more, ``:B`` for two, ``:C`` for one.
+
+Deleting a document row removes its vector with it, so cascades and the erasure engine need nothing special.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import connection
+
+from lingjing.search import schema
+from lingjing.search.backends.base import Candidate
+from lingjing.search.models import SearchDocument
+from lingjing.search.schema import GIN_INDEX, TABLE
+from lingjing.search.text import Query, Tokens, tsquery_literal, tsquery_words_literal, tsvector_literal
+
+# ts_rank weights for {D, C, B, A}: words, unigrams, bigrams, trigrams. Parameters: the tsquery, the limit.
+CANDIDATES_SQL = (
+    "SELECT id, work_id, ts_rank('{0.1, 0.2, 0.4, 1.0}', tsv, q), published_at, words "
+    "FROM search_searchdocument, CAST(%s AS tsquery) q WHERE tsv @@ q ORDER BY id DESC LIMIT %s"
+)
+
+
+class PostgresBackend:
+    name = "postgresql"
+
+    def install(self) -> None:
+        with connection.cursor() as cursor:
+            for statement in schema.POSTGRESQL:
+                cursor.execute(statement)
+
+    def problems(self) -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'tsv'", [TABLE]
+            )
+            out = [] if cursor.fetchone() else ["missing column tsv"]
+            cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [GIN_INDEX])
+            if cursor.fetchone() is None:
+                out.append(f"missing index {GIN_INDEX}")
+            if not out:
+                cursor.execute(
+                    "SELECT count(*) FROM search_searchdocument WHERE tsv = ''::tsvector AND unigrams <> ''"
+                )
+                stale = cursor.fetchone()[0]
+                if stale:
+                    out.append(f"{stale} documents without a vector")
+        return out
+
+    def document_saved(self, doc: SearchDocument) -> None:
+        vector = tsvector_literal(Tokens(doc.words, doc.unigrams, doc.bigrams, doc.trigrams))
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE search_searchdocument SET tsv = CAST(%s AS tsvector) WHERE id = %s",
+                           [vector, doc.pk])
+
+    def candidates(self, query: Query, limit: int, *, widen: bool = False) -> list[Candidate]:
+        literal = tsquery_words_literal(query) if widen else tsquery_literal(query)
+        if not literal:
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(CANDIDATES_SQL, [literal, int(limit)])
+            rows = cursor.fetchall()
+        return [Candidate(doc_id, work_id, max(float(rank), 1e-9), published_at, words)
+                for doc_id, work_id, rank, published_at, words in rows]
+
+    def match_work_ids(self, query: Query) -> list[uuid.UUID]:
+        literal = tsquery_literal(query)
+        if not literal:
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT work_id FROM search_searchdocument WHERE tsv @@ CAST(%s AS tsquery)", [literal])
+            return [r[0] for r in cursor.fetchall()]
+
+    def rebuild(self) -> int:
+        self.install()
+        count = 0
+        rows = SearchDocument.objects.only("id", "words", "unigrams", "bigrams", "trigrams")
+        for doc in rows.iterator(chunk_size=2000):
+            self.document_saved(doc)
+            count += 1
+        return count
