@@ -78,11 +78,12 @@ def _messages_of(exc: ValidationError) -> str:
     return "；".join(exc.messages)
 
 
-def _allowed(limit: Limit, key: str) -> bool:
+def _refusal(limit: Limit, key: str, message: str) -> str:
+    """Empty when one more event of ``limit`` is allowed for ``key``; else what to tell the person (fails closed)."""
     try:
-        return ratelimit.hit(limit, key).allowed
+        return "" if ratelimit.hit(limit, key).allowed else message
     except ratelimit.LimiterUnavailable:
-        return False
+        return _("服务暂时不可用，请稍后再试")
 
 
 def version(ticket: Ticket) -> str:
@@ -172,8 +173,9 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                          initial={"category": request.GET.get("category", "")})
     if request.method == "POST" and form.is_valid():
         key = ratelimit.ip_group(client_ip(request)) if visitor else str(request.user.pk)
-        if not _allowed(VISITOR_LIMIT if visitor else USER_LIMIT, key):
-            form.add_error(None, _("提交过于频繁，请稍后再试"))
+        refused = _refusal(VISITOR_LIMIT if visitor else USER_LIMIT, key, _("提交过于频繁，请稍后再试"))
+        if refused:
+            form.add_error(None, refused)
         else:
             ticket = _open(request, form, visitor, lang)
             if ticket is not None:
@@ -254,8 +256,9 @@ def ticket_page(request: HttpRequest, ticket_id: str) -> HttpResponse:
     if request.method == "POST":
         form = ReplyForm(request.POST, request.FILES)
         if form.is_valid():
-            if not _allowed(MESSAGE_LIMIT, access.ticket.subject_ref):
-                form.add_error(None, _("回复过于频繁，请稍后再试"))
+            refused = _refusal(MESSAGE_LIMIT, access.ticket.subject_ref, _("回复过于频繁，请稍后再试"))
+            if refused:
+                form.add_error(None, refused)
             elif _post(request, form, access, as_agent=False, internal=False):
                 return redirect("support:ticket", ticket_id=access.ticket.pk)
     context = _ticket_context(access, _lang(request))
