@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "lingjing.privacy.requests.middleware.ClosingAccountMiddleware",  # cancellation window: sign-in only to undo
     "lingjing.secops.middleware.RateLimitMiddleware",  # per-address and per-account request limits (429)
     "lingjing.secops.middleware.StaffSessionMiddleware",  # staff: 12 h per sign-in, 30 min idle
     "lingjing.secops.middleware.ConsoleGateMiddleware",  # staff: TOTP and current training to enter the console
@@ -366,6 +367,14 @@ LINGJING_CONTROLLER = {
 }
 LINGJING_AUDIT_CHECKPOINT_EVERY = envint("LINGJING_AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 LINGJING_ERASURE_CHUNK = envint("LINGJING_ERASURE_CHUNK", 500, minimum=1)
+# Rights requests (docs/subsystems/rights-requests.md): answer within 15 working days (L1; the policy's 30 days is
+# the outer bound), copy links live 7 days, transfers beyond the yearly free count cost a fee (NDR art. 25).
+LINGJING_RIGHTS_DUE_WORKING_DAYS = envint("LINGJING_RIGHTS_DUE_WORKING_DAYS", 15, minimum=1, maximum=15)
+LINGJING_COPY_LINK_DAYS = envint("LINGJING_COPY_LINK_DAYS", 7, minimum=1, maximum=30)
+LINGJING_TRANSFER_FREE_PER_YEAR = envint("LINGJING_TRANSFER_FREE_PER_YEAR", 3, minimum=1)
+LINGJING_TRANSFER_FEE_FEN = envint("LINGJING_TRANSFER_FEE_FEN", 2000, minimum=0)  # cost fee in fen (20.00 元)
+LINGJING_TRANSFER_CA_BUNDLE = envstr("LINGJING_TRANSFER_CA_BUNDLE", "")  # extra trusted CAs (PEM) for transfers
+LINGJING_TRANSFER_TIMEOUT = envint("LINGJING_TRANSFER_TIMEOUT", 60, minimum=1)
 
 # --- notifications and customer service (docs/subsystems/notifications.md, support.md) ---------------------
 LINGJING_NOTIFY_PER_USER_HOUR = envint("LINGJING_NOTIFY_PER_USER_HOUR", 20, minimum=1)  # outward messages a person

@@ -18,6 +18,7 @@ urlpatterns = [
     path("support/", include("lingjing.support.urls")),
     path("inbox/", include("lingjing.notify.urls")),
     path("", include("lingjing.secops.urls")),  # /accounts/security/history, /secops/…, /security/incidents/…
+    path("privacy/", include("lingjing.privacy.urls")),  # my-data, requests: before the consent pages
     path("", include("lingjing.consent.urls")),
     path("", include("lingjing.core.urls")),
 ]

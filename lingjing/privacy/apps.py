@@ -14,6 +14,9 @@ class PrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(registry_check, "lingjing")
+        from lingjing.privacy.requests.notices import register_messages
+
+        register_messages()  # the rights requests' message templates join the notification catalogue
 
 
 def registry_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

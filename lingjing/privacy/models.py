@@ -53,3 +53,29 @@ class ErasureRun(models.Model):
 
     def __str__(self) -> str:
         return f"erasure {self.pk} of {self.subject}: {self.status}"
+
+
+# Rights requests live in their own module (lingjing/privacy/requests/models.py); imported here so Django finds them.
+from lingjing.privacy.requests.models import (  # noqa: E402
+    ErasureSaga,
+    PortabilityEndpoint,
+    ProcessingRestriction,
+    Propagation,
+    RequestEvent,
+    RequestProxy,
+    RightsRequest,
+    TransferTarget,
+)
+
+__all__ = [
+    "ErasureRun",
+    "ErasureSaga",
+    "ErasureStatus",
+    "PortabilityEndpoint",
+    "ProcessingRestriction",
+    "Propagation",
+    "RequestEvent",
+    "RequestProxy",
+    "RightsRequest",
+    "TransferTarget",
+]

@@ -1,4 +1,5 @@
-"""``lingjing privacy inventory [--json] [--check]`` and ``lingjing privacy erase <user id> --yes``."""
+"""``lingjing privacy inventory [--json] [--check]``, ``lingjing privacy erase <user id> --yes`` and
+``lingjing privacy run-due`` (rights requests: overdue alerts, due cancellations, expired copies, notices)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,16 @@ class Command(BaseCommand):
         erase = sub.add_parser("erase", help="run or resume the erasure of one person (irreversible)")
         erase.add_argument("user_id")
         erase.add_argument("--yes", action="store_true", help="confirm: the person's data is destroyed")
+        sub.add_parser("run-due", help="rights requests: overdue alerts, due cancellations, expired copies, notices")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "erase":
             self._erase(options)
+            return
+        if options["action"] == "run-due":
+            from lingjing.privacy.requests.due import run_due
+
+            self.stdout.write(str(run_due()))
             return
         from lingjing.privacy import inventory
 
