@@ -206,6 +206,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
                     form.add_error(None, exc.message)
                     status = exc.status if exc.status in (429, 503) else 200
                     if exc.code == "step_up_required":  # risk control: sign in with an SMS code instead
+                        messages.warning(request, exc.message)
                         tab, code_form = "code", CodeLoginForm(initial={"phone": data["phone"]})
                 else:
                     _flow_drop(request, "login_phone")

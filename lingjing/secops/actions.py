@@ -276,21 +276,30 @@ def do_track_deliveries(incident: Incident, updates: Mapping[Any, tuple[str, str
 
 
 def do_publish_incident_announcement(incident: Incident, *, reason: str, acting_user: Any) -> IncidentAnnouncement:
-    """Publish the public announcement (the fallback when telling each person is impractical). A drill's
-    announcement is recorded but never goes live."""
+    """Publish the public announcement (the fallback when telling each person is impractical).
+
+    1. Record it on the incident (its public page ``/security/incidents/<ref>`` shows it from then on).
+    2. Put it on the site through the ``notify`` app's announcements (banner and every inbox), in that app's own
+       transaction; calling again retries a step 2 that did not happen. A drill's announcement never goes live.
+    """
     from lingjing.secops.notices import announcement_text, publish_announcement
 
     with transaction.atomic(durable=True):
-        existing = IncidentAnnouncement.objects.filter(incident=incident).first()
-        if existing is not None:
-            return existing
-        text = announcement_text(incident)
-        row = IncidentAnnouncement(incident=incident, reason=reason[:120], **text)
-        row.announcement_ref = "" if incident.drill else publish_announcement(row, acting_user=acting_user)
-        row.save(force_insert=True)
-        record(AuditEvent.INCIDENT_ANNOUNCEMENT_PUBLISHED, acting_user=acting_user, obj=incident,
-               details={"incident": incident.ref, "drill": incident.drill, "reason": reason[:120],
-                        "live": bool(row.announcement_ref)})
+        row = IncidentAnnouncement.objects.filter(incident=incident).first()
+        if row is None:
+            row = IncidentAnnouncement(incident=incident, reason=reason[:120], **announcement_text(incident))
+            row.save(force_insert=True)
+            record(AuditEvent.INCIDENT_ANNOUNCEMENT_PUBLISHED, acting_user=acting_user, obj=incident,
+                   details={"incident": incident.ref, "drill": incident.drill, "reason": reason[:120], "live": False})
+    if incident.drill or row.announcement_ref:
+        return row
+    ref = publish_announcement(row, acting_user=acting_user)
+    if ref:
+        with transaction.atomic(durable=True):
+            IncidentAnnouncement.objects.filter(pk=row.pk).update(announcement_ref=ref)
+            record(AuditEvent.INCIDENT_ANNOUNCEMENT_PUBLISHED, acting_user=acting_user, obj=incident,
+                   details={"incident": incident.ref, "live": True, "announcement": ref})
+        row.announcement_ref = ref
     return row
 
 

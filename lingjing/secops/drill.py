@@ -63,7 +63,7 @@ def handle(incident: Incident, *, acting_user: Any) -> Handled:
     incident.refresh_from_db()
     result = Handled(incident, affected=incident.affected_count)
     too_many = incident.affected_count > settings.LINGJING_INCIDENT_INDIVIDUAL_MAX
-    unreachable = incident.unreachable_count
+    unreachable = incident.unreachable_count if too_many else 0
     if not too_many:
         for person in AffectedPerson.objects.filter(incident=incident).order_by("created_at", "pk").iterator():
             rows = do_send_incident_notice(incident, person, acting_user=acting_user)
@@ -140,9 +140,9 @@ def run_drill(*, acting_user: Any = None, people: int = 3, touched: int = 2) -> 
     if not 1 <= touched <= people <= len(DRILL_PHONES):
         raise ValueError(f"need 1 <= touched <= people <= {len(DRILL_PHONES)}")
     accounts = drill_people(people, acting_user=acting_user)
-    start = timezone.now() - dt.timedelta(seconds=1)
+    start = timezone.now()  # the window holds the intrusion only, not the drill accounts' creation
     _intrude(accounts[:touched])
-    end = timezone.now() + dt.timedelta(seconds=1)
+    end = timezone.now()
     incident = do_record_incident(
         acting_user=acting_user, drill=True,
         title="【演练】账号被未授权登录", kind=IncidentKind.ATTACK, level=IncidentLevel.SERIOUS,

@@ -132,11 +132,13 @@ def _holding(decl: Declaration, names: Iterable[str]) -> Q:
     """Rows where at least one of the fields holds a value."""
     from django.db import models as dj
 
+    from lingjing.security.crypto import SealedField
+
     q = Q(pk__in=[])
     for name in names:
         f = decl.model._meta.get_field(name)
         cond = Q(**{f"{f.attname}__isnull": False})  # type: ignore[union-attr]
-        if isinstance(f, dj.CharField | dj.TextField):
+        if isinstance(f, dj.CharField | dj.TextField) and not isinstance(f, SealedField):
             cond &= ~Q(**{f.attname: ""})
         q |= cond
     return q

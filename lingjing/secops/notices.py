@@ -46,7 +46,7 @@ def notice_context(incident: Incident, categories: list[str]) -> dict[str, str]:
         "advice": incident.advice or DEFAULT_ADVICE[0],
         "remedies": incident.remedies or DEFAULT_REMEDIES[0],
         "contact": settings.LINGJING_CONTROLLER["email"],
-        "url": "/accounts/security/history",
+        "url": "/inbox/",
     }
 
 
@@ -61,15 +61,18 @@ def send_to_person(incident: Incident, affected: AffectedPerson) -> list[Inciden
     if user is None or user.status == "erased" or not user.is_active:
         return [IncidentNotice(incident=incident, person=user, channel="none", status=NoticeStatus.UNREACHABLE,
                                error="no_account", created_at=now)]
+    if incident.drill:
+        return _drill(incident, user, context, now)
     if notify_installed():
-        return _through_notify(incident, user, context, now)
+        return _through_notify(incident, user, context, now, OUTWARD)
     return _fallback(incident, user, context, now)
 
 
-def _through_notify(incident: Incident, user: Any, context: dict[str, str], now: Any) -> list[IncidentNotice]:
+def _through_notify(incident: Incident, user: Any, context: dict[str, str], now: Any,
+                    channels: tuple[str, ...]) -> list[IncidentNotice]:
     from lingjing.notify.service import notify
 
-    sent = notify(user, "security", "security.incident", context, channels=list(OUTWARD))
+    sent = notify(user, "security", "security.incident", context, channels=list(channels))
     rows: list[IncidentNotice] = []
     if sent.notification is not None:
         rows.append(IncidentNotice(incident=incident, person=user, channel="inbox", status=NoticeStatus.SENT,
@@ -87,18 +90,42 @@ def _through_notify(incident: Incident, user: Any, context: dict[str, str], now:
     return rows
 
 
-def _fallback(incident: Incident, user: Any, context: dict[str, str], now: Any) -> list[IncidentNotice]:
+def _drill(incident: Incident, user: Any, context: dict[str, str], now: Any) -> list[IncidentNotice]:
+    """A drill's notice stays on the platform: the inbox (marked 【演练】 in its text), and an SMS only into the
+    development outbox. A real SMS or email would go to the reserved numbers of synthetic accounts, which may
+    belong to strangers: with a real provider those channels are recorded as suppressed."""
+    rows = (_through_notify(incident, user, context, now, ()) if notify_installed() else
+            [IncidentNotice(incident=incident, person=user, channel="inbox", status=NoticeStatus.UNREACHABLE,
+                            error="no_inbox", created_at=now)])
+    rows.append(IncidentNotice(incident=incident, person=user, channel="email", status=NoticeStatus.UNREACHABLE,
+                               error="drill_outward_suppressed", created_at=now))
+    if settings.LINGJING_SMS_BACKEND == "console" and user.phone:
+        _console_sms(incident, user.phone, context)
+        rows.append(IncidentNotice(incident=incident, person=user, channel="sms", status=NoticeStatus.SENT,
+                                   created_at=now, sent_at=now))
+    else:
+        rows.append(IncidentNotice(incident=incident, person=user, channel="sms", status=NoticeStatus.UNREACHABLE,
+                                   error="drill_outward_suppressed", created_at=now))
+    return rows
+
+
+def _console_sms(incident: Incident, phone: str, context: dict[str, str]) -> None:
     from lingjing.core.outbox import append_jsonl
 
+    mark = DRILL_MARK if incident.drill else ""
+    text = (f"{mark}【灵境】个人信息安全事件告知：{context['what']} 可能的影响：{context['impact']} "
+            f"我们的措施：{context['measures']} 您可以：{context['advice']} 联系我们：{context['contact']}")
+    append_jsonl("sms.jsonl", {"to": phone, "text": text, "kind": "incident", "incident": incident.ref})
+
+
+def _fallback(incident: Incident, user: Any, context: dict[str, str], now: Any) -> list[IncidentNotice]:
     rows = [IncidentNotice(incident=incident, person=user, channel="inbox", status=NoticeStatus.UNREACHABLE,
                            error="no_inbox", created_at=now),
             IncidentNotice(incident=incident, person=user, channel="email", status=NoticeStatus.UNREACHABLE,
                            error="no_confirmed_email", created_at=now)]
     phone = user.phone or ""
     if phone and settings.LINGJING_SMS_BACKEND == "console":
-        text = (f"【灵境】个人信息安全事件告知：{context['what']} 可能的影响：{context['impact']} "
-                f"我们的措施：{context['measures']} 您可以：{context['advice']} 联系我们：{context['contact']}")
-        append_jsonl("sms.jsonl", {"to": phone, "text": text, "kind": "incident", "incident": incident.ref})
+        _console_sms(incident, phone, context)
         rows.append(IncidentNotice(incident=incident, person=user, channel="sms", status=NoticeStatus.SENT,
                                    created_at=now, sent_at=now))
     else:
@@ -171,13 +198,17 @@ def publish_announcement(row: IncidentAnnouncement, *, acting_user: Any) -> str:
     ``/security/incidents/<ref>`` only)."""
     if not notify_installed():
         return ""
-    from lingjing.notify import models as notify_models
+    from django.core.exceptions import PermissionDenied
 
-    save = getattr(__import__("lingjing.notify.actions", fromlist=["x"]), "do_save_announcement", None)
-    if save is None:
+    from lingjing.notify.actions import can_publish, do_save_announcement
+    from lingjing.notify.models import Announcement, AnnouncementKind
+
+    if not can_publish(acting_user):
+        return ""  # e.g. handled from the command line: a staff member publishes it from the incident page
+    announcement = Announcement(kind=AnnouncementKind.SECURITY, title_zh=row.title_zh[:120],
+                                title_en=row.title_en[:160], body_zh=row.body_zh, body_en=row.body_en, banner=True)
+    try:
+        saved = do_save_announcement(announcement, acting_user=acting_user)
+    except PermissionDenied:
         return ""
-    announcement = save(
-        kind=notify_models.AnnouncementKind.SECURITY, title_zh=row.title_zh[:120], title_en=row.title_en[:160],
-        body_zh=row.body_zh, body_en=row.body_en, acting_user=acting_user,
-    )
-    return str(getattr(announcement, "pk", ""))
+    return str(saved.pk)

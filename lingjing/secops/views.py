@@ -204,7 +204,9 @@ def incident_detail(request: HttpRequest, incident_id: uuid.UUID) -> HttpRespons
         messages.success(request, "事件处置已结束，总结报告草稿已生成（30 日内报送）")
         return redirect("secops:incident", incident_id=incident.pk)
     from lingjing.secops.incidents import notice_counts
+    from lingjing.secops.notices import track
 
+    track(incident)  # copy the outcome of deliveries the notify worker made since
     reports = list(incident.reports.order_by("drafted_at"))
     now = timezone.now()
     return render(request, "secops/incident.html", {

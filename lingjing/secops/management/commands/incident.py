@@ -61,7 +61,10 @@ class Command(BaseCommand):
         from lingjing.secops.drill import overdue_reports
         from lingjing.secops.models import Incident, IncidentStatus
 
+        from lingjing.secops.notices import track
+
         for incident in Incident.objects.filter(status=IncidentStatus.OPEN).order_by("discovered_at"):
+            track(incident)
             self.stdout.write(f"open {incident}")
         late = overdue_reports()
         for report in late:
