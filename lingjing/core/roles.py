@@ -99,7 +99,7 @@ ROLES: tuple[Role, ...] = (
             "notify.add_announcement",
             "notify.change_announcement",
             "notify.view_delivery",
-            "django_tasks_db.view_dbtaskresult",
+            "django_tasks_database.view_dbtaskresult",  # the label of the django_tasks_db package
             "secops.view_securityevent",
             "secops.view_incident",
             "secops.add_incident",

@@ -87,3 +87,109 @@ def test_a_superuser_sees_the_console_apps(make_user: Any) -> None:
     app_list = client.get("/console/").context["app_list"]
     assert {app["app_label"] for app in app_list} >= {"auth"}
     assert admin.site.site_header == "灵境管理后台"
+
+
+# --- the staff flows each role must be able to run (and no more) ---------------------------------------------
+
+
+def _in_role(make_user: Any, role_name: str, nickname: str) -> Any:
+    from lingjing.accounts.models import User
+
+    user = make_user(nickname, staff=True)
+    user.groups.add(Group.objects.get(name=role_name))
+    return User.objects.get(pk=user.pk)  # fresh: no cached permissions
+
+
+def test_no_role_lists_a_permission_of_an_app_that_does_not_exist() -> None:
+    from django.apps import apps
+
+    labels = {config.label for config in apps.get_app_configs()}
+    for role in ROLES:
+        unknown = {name for name in role.permissions if name.split(".", 1)[0] not in labels}
+        assert not unknown, (role.name, unknown)
+
+
+def test_child_access_privacy_officers_ask_and_approve_support_agents_only_ask(make_user: Any) -> None:
+    import datetime as dt
+
+    from django.core.exceptions import PermissionDenied
+
+    from lingjing.accounts.models import User
+    from lingjing.children.access import access_child_record
+    from lingjing.children.actions import do_decide_child_access, do_request_child_access
+
+    today = dt.date.today()
+    child = User.objects.create_user("+8613912340001", nickname="小明", birth_date=dt.date(today.year - 9, 1, 1).isoformat())
+    first = _in_role(make_user, "privacy_officer", "隐私官甲")
+    second = _in_role(make_user, "privacy_officer", "隐私官乙")
+    agent = _in_role(make_user, "support_agent", "客服甲")
+
+    asked = do_request_child_access(child, purpose="核实监护人投诉", hours=2, acting_user=first)
+    with pytest.raises(PermissionDenied):  # two different people
+        do_decide_child_access(asked, approve=True, note="自批", acting_user=first)
+    do_decide_child_access(asked, approve=True, note="同意", acting_user=second)
+    opened, _grant = access_child_record(first, child.pk)
+    assert opened.pk == child.pk
+
+    by_agent = do_request_child_access(child, purpose="处理家长工单", hours=1, acting_user=agent)
+    with pytest.raises(PermissionDenied):  # customer service asks, never approves
+        do_decide_child_access(by_agent, approve=True, note="同意", acting_user=agent)
+    client = Client()
+    client.force_login(agent)
+    assert client.get(f"/children/staff/requests/{by_agent.pk}/").status_code == 200
+    do_decide_child_access(by_agent, approve=False, note="理由不足", acting_user=second)
+
+
+def test_legal_requests_one_officer_registers_another_decides(make_user: Any) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from lingjing.sharing.actions import do_decide_legal_request, do_register_legal_request, do_save_recipient
+    from lingjing.sharing.models import LegalRequestStatus, Recipient, RecipientKind, RecipientRole
+
+    police = do_save_recipient(Recipient(
+        slug="roles-police", legal_name="某市公安局", contact="0571-00000000", country="CN",
+        kind=RecipientKind.AUTHORITY, role=RecipientRole.CONTROLLER, legal_basis="legal_duty",
+        purposes=["compliance"], categories=["identity.phone"],
+    ), acting_user=None)
+    person = make_user("被调取人")
+    security = _in_role(make_user, "security_officer", "安全官甲")
+    privacy = _in_role(make_user, "privacy_officer", "隐私官甲")
+    moderator = _in_role(make_user, "content_moderator", "审核员甲")
+
+    def register(by: Any) -> Any:
+        return do_register_legal_request(
+            authority=police, reference_no="调证字〔2026〕1号", document_kind="调取证据通知书",
+            legal_basis_text="《刑事诉讼法》第五十四条", categories=["identity.phone"], people=[person], acting_user=by,
+        )
+
+    with pytest.raises(PermissionDenied):
+        register(moderator)
+    req = register(security)
+    with pytest.raises(PermissionDenied):
+        do_decide_legal_request(req, approve=True, note="自批", acting_user=security)
+    done = do_decide_legal_request(req, approve=False, note="手续不全", acting_user=privacy)
+    assert done.status == LegalRequestStatus.REJECTED
+    again = register(privacy)
+    assert do_decide_legal_request(again, approve=False, note="手续不全", acting_user=security).decided_by == security
+
+
+def test_decision_reviews_are_open_to_moderators_and_privacy_officers_only(make_user: Any) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from lingjing.decisions.access import open_reviews
+
+    for name in ("content_moderator", "privacy_officer"):
+        assert list(open_reviews(_in_role(make_user, name, name))) == []
+    for name in ("support_agent", "security_officer", "auditor"):
+        with pytest.raises(PermissionDenied):
+            open_reviews(_in_role(make_user, name, name))
+
+
+def test_the_placeholder_announcement_permission_is_gone() -> None:
+    listed = {name for role in ROLES for name in role.permissions}
+    assert not {name for name in listed if name.startswith("notices.")}
+    assert "notify.view_announcement" in role_permissions("support_agent")
+
+
+def role_permissions(name: str) -> tuple[str, ...]:
+    return roles.role(name).permissions
