@@ -187,6 +187,7 @@ def register_routers() -> None:
         "lingjing.accounts.api", "lingjing.privacy.api", "lingjing.consent.api", "lingjing.studio.api",
         "lingjing.sharing.api", "lingjing.decisions.api", "lingjing.children.api",
         "lingjing.notify.api", "lingjing.support.api", "lingjing.secops.api",
+        "lingjing.works.api", "lingjing.community.api", "lingjing.search.api",
     ):
         try:
             mod = import_module(module)

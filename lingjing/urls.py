@@ -16,7 +16,6 @@ urlpatterns = [
     path("privacy/decisions/", include("lingjing.decisions.urls")),
     path("children/", include("lingjing.children.urls")),
     path("support/", include("lingjing.support.urls")),
-    path("inbox/", include("lingjing.notify.urls")),
     path("", include("lingjing.secops.urls")),  # /accounts/security/history, /secops/…, /security/incidents/…
     path("privacy/", include("lingjing.privacy.urls")),  # my-data, requests: before the consent pages
     path("", include("lingjing.consent.urls")),

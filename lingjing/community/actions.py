@@ -277,7 +277,8 @@ def do_decide_case(case: ModerationCase, *, remove: bool, resolution: str, actin
     if len(text) > RESOLUTION_MAX:
         raise ValidationError(f"理由最多 {RESOLUTION_MAX} 个字", code="too_long")
     with transaction.atomic(durable=True):
-        locked = ModerationCase.objects.select_for_update().select_related("work", "comment").get(pk=case.pk)
+        locked = (ModerationCase.objects.select_for_update(of=("self",)).select_related("work", "comment")
+                  .get(pk=case.pk))
         if locked.status != CaseStatus.OPEN:
             raise ValidationError("该工单已处理", code="decided")
         if locked.target_author_id == acting_user.pk:

@@ -48,12 +48,16 @@ def personalisation_allowed(user: Any, request: HttpRequest | None) -> bool:
     return consents(user, request) and prefers_personalised(user)
 
 
-def interest_profile(user: Any, *, limit: int = PROFILE_TAGS) -> list[tuple[str, float]]:
-    """The person's strongest interest tags with their current (decayed) weights, strongest first."""
+def interests(user: Any) -> list[tuple[str, float, Any]]:
+    """Every interest tag kept about the person: (tag, current weight, last updated), strongest first."""
     now = timezone.now()
     rows = InterestTag.objects.filter(user_id=user.pk).values_list("tag", "weight", "updated_at")
-    weighted = sorted(((tag, decayed(w, at, now)) for tag, w, at in rows), key=lambda t: (-t[1], t[0]))
-    return [(tag, round(w, 3)) for tag, w in weighted[:limit] if w > 0.05]
+    return sorted(((tag, round(decayed(w, at, now), 3), at) for tag, w, at in rows), key=lambda t: (-t[1], t[0]))
+
+
+def interest_profile(user: Any, *, limit: int = PROFILE_TAGS) -> list[tuple[str, float]]:
+    """The strongest interest tags used for ranking, with their current (decayed) weights."""
+    return [(tag, w) for tag, w, _ in interests(user)[:limit] if w > 0.05]
 
 
 def note_recommendation(user: Any, profile: list[tuple[str, float]]) -> Any:

@@ -89,7 +89,7 @@ def do_rebuild_index(*, acting_user: Any, chunk: int = 1000) -> int:
     """Re-derive every document from the published works (after a restore, a tokenizer change or a migration
     that dropped the SQLite triggers). One transaction per chunk; safe to run again."""
     from lingjing.search.backends import get_backend
-    from lingjing.search.index import reindex_work
+    from lingjing.search.index import index_works
     from lingjing.search.models import SearchDocument
     from lingjing.works.models import Work, WorkStatus
 
@@ -103,13 +103,11 @@ def do_rebuild_index(*, acting_user: Any, chunk: int = 1000) -> int:
         batch = Work.objects.filter(status=WorkStatus.PUBLISHED).order_by("pk")
         if last is not None:
             batch = batch.filter(pk__gt=last)
-        works = list(batch[:chunk])
+        works = list(batch.only("id", "author_id", "title", "tags", "status", "published_at")[:chunk])
         if not works:
             break
         with transaction.atomic(durable=True):
-            for work in works:
-                reindex_work(work)
-        count += len(works)
+            count += index_works(works)
         last = works[-1].pk
     with transaction.atomic(durable=True):
         backend.rebuild()

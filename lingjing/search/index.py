@@ -28,16 +28,10 @@ def _require_transaction() -> None:
         raise RuntimeError("index changes belong in the transaction of the action that causes them")
 
 
-def reindex_work(work: Work) -> SearchDocument | None:
-    """Index ``work`` if it is published (insert or update its document); otherwise remove it. Returns the
-    document, or None when the work is not (any more) in the index."""
-    _require_transaction()
-    if work.status != WorkStatus.PUBLISHED or work.author_id is None:
-        remove_work_from_index(work.pk)
-        return None
+def _values(work: Work) -> dict[str, Any]:
     tags = [str(t) for t in (work.tags or [])]
     tokens = document_tokens(work.title, *tags)
-    values: dict[str, Any] = {
+    return {
         "author_id": work.author_id,
         "title": work.title,
         "tags": " ".join(tags),
@@ -48,6 +42,16 @@ def reindex_work(work: Work) -> SearchDocument | None:
         "published_at": work.published_at or timezone.now(),
         "indexed_at": timezone.now(),
     }
+
+
+def reindex_work(work: Work) -> SearchDocument | None:
+    """Index ``work`` if it is published (insert or update its document); otherwise remove it. Returns the
+    document, or None when the work is not (any more) in the index."""
+    _require_transaction()
+    if work.status != WorkStatus.PUBLISHED or work.author_id is None:
+        remove_work_from_index(work.pk)
+        return None
+    values = _values(work)
     doc = SearchDocument.objects.filter(work_id=work.pk).first()
     if doc is None:
         doc = SearchDocument(work_id=work.pk, **values)
@@ -58,6 +62,21 @@ def reindex_work(work: Work) -> SearchDocument | None:
         doc.save()
     get_backend().document_saved(doc)
     return doc
+
+
+def index_works(works: list[Work]) -> int:
+    """Index many works at once (rebuilds, imports, benchmarks): the published ones replace their documents in
+    bulk, the others leave the index. Returns how many documents were written."""
+    _require_transaction()
+    SearchDocument.objects.filter(work_id__in=[w.pk for w in works]).delete()
+    docs = [SearchDocument(work_id=w.pk, **_values(w)) for w in works
+            if w.status == WorkStatus.PUBLISHED and w.author_id is not None]
+    SearchDocument.objects.bulk_create(docs, batch_size=1000)
+    backend = get_backend()
+    if backend.name != "sqlite-fts5":  # the triggers did it for SQLite
+        for doc in SearchDocument.objects.filter(work_id__in=[d.work_id for d in docs]):
+            backend.document_saved(doc)
+    return len(docs)
 
 
 def remove_work_from_index(work_id: uuid.UUID | str) -> int:

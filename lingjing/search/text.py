@@ -324,9 +324,10 @@ def _has_run(units: Sequence[str], run: Sequence[str], prefix: bool) -> bool:
     return False
 
 
-def contains(text: str, query: Query) -> bool:
+def contains(text: str | list[list[str]], query: Query) -> bool:
     """What the index must find for a query (the reference of the recall tests and the bench): every clause's
-    units stand together in one segment of the text. For Chinese this is plain substring search; a Latin word
-    or number is a unit, found whole (or, alone in its clause, by its beginning)."""
-    segs = segments(text)
+    units stand together in one segment of the text (``text``, or its :func:`segments`). For Chinese this is
+    plain substring search; a Latin word or number is a unit, found whole (or, alone in its clause, by its
+    beginning)."""
+    segs = segments(text) if isinstance(text, str) else text
     return all(any(_has_run(s, c.units, c.prefix) for s in segs) for c in query.clauses)

@@ -69,7 +69,7 @@ def do_publish_work(work: Work, *, acting_user: Any, screen: bool = True) -> Pub
     if work.author is None or not can_publish(work.author):
         raise PermissionDenied(denial_reason(work.author))
     with transaction.atomic(durable=True):
-        locked = Work.objects.select_for_update().select_related("author").get(pk=work.pk)
+        locked = Work.objects.select_for_update(of=("self",)).select_related("author").get(pk=work.pk)
         if locked.status == WorkStatus.REMOVED:
             raise ValidationError("作品已被移除，不能发布", code="removed")
         if locked.status == WorkStatus.PUBLISHED:

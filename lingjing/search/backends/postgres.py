@@ -33,11 +33,13 @@ class PostgresBackend:
     name = "postgresql"
 
     def install(self) -> None:
+        if not self._missing():
+            return  # nothing to do (an ALTER here would fail inside a transaction with pending FK checks)
         with connection.cursor() as cursor:
             for statement in schema.POSTGRESQL:
                 cursor.execute(statement)
 
-    def problems(self) -> list[str]:
+    def _missing(self) -> list[str]:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'tsv'", [TABLE]
@@ -46,13 +48,18 @@ class PostgresBackend:
             cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [GIN_INDEX])
             if cursor.fetchone() is None:
                 out.append(f"missing index {GIN_INDEX}")
-            if not out:
+        return out
+
+    def problems(self) -> list[str]:
+        out = self._missing()
+        if not out:
+            with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT count(*) FROM search_searchdocument WHERE tsv = ''::tsvector AND unigrams <> ''"
                 )
                 stale = cursor.fetchone()[0]
-                if stale:
-                    out.append(f"{stale} documents without a vector")
+            if stale:
+                out.append(f"{stale} documents without a vector")
         return out
 
     def document_saved(self, doc: SearchDocument) -> None:

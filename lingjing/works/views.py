@@ -1,0 +1,136 @@
+"""Public pages of works: the feed (``/works/``), a work's page (``/works/<id>``) with its video, comic pages and
+storyboard, the files they show, and the author's publish / unpublish buttons.
+
+A page of cards costs a fixed number of queries (``works.feed``); a work's page too, whatever the number of its
+shots, pages and comments (``test_feed_pages`` asserts both).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from lingjing.works import feed as feeds
+from lingjing.works.access import access_public_asset, access_work
+from lingjing.works.models import Work, WorkStatus
+from lingjing.works.publishing import do_publish_work, do_unpublish_work
+
+
+def feed_context(request: HttpRequest, name: str, page: Any = 1) -> dict[str, Any]:
+    """What the feed template needs (the feed page and the home page's section)."""
+    from lingjing.community.recommend import consents, prefers_personalised
+
+    if name not in feeds.FEEDS:
+        name = "latest"
+    result = feeds.feed(name, request, page, viewer=request.user)
+    signed_in = request.user.is_authenticated
+    return {
+        "result": result,
+        "feed": name,
+        "signed_in": signed_in,
+        "may_personalise": signed_in and consents(request.user, request),
+        "prefers_personalised": signed_in and prefers_personalised(request.user),
+    }
+
+
+def feed_page(request: HttpRequest) -> HttpResponse:
+    context = feed_context(request, request.GET.get("feed", "latest"), request.GET.get("page", 1))
+    return render(request, "works/feed.html", context)
+
+
+def home_section(request: HttpRequest) -> dict[str, Any]:
+    """The home page's feed: the recommended works (personalised only when allowed) and the newest ones."""
+    return {
+        "recommended": feed_context(request, "recommended"),
+        "latest": feeds.latest(1, request.user).items[:8],
+    }
+
+
+def _storyboard(work: Work, chosen: dict[str, Any]) -> list[dict[str, Any]]:
+    from lingjing.studio.models import Shot
+
+    shots = Shot.objects.filter(work=work).only("id", "position", "lines_json", "description", "author_id",
+                                                 "work_id", "duration").order_by("position")
+    return [{"n": s.position + 1, "lines": s.lines, "image": chosen.get(f"shot:{s.pk}:image"),
+             "duration": s.duration} for s in shots]
+
+
+def detail(request: HttpRequest, work_id: uuid.UUID) -> HttpResponse:
+    from lingjing.community.access import visible_comments
+    from lingjing.community.models import Follow, ReportReason
+    from lingjing.studio.actions import chosen_outputs
+    from lingjing.studio.models import AssetKind
+
+    work = access_work(request.user, work_id)
+    listed = feeds.public_works().filter(pk=work.pk).first()
+    card = feeds.cards([listed], request.user)[0] if listed is not None else None
+    chosen = chosen_outputs(work)
+    pages = sorted((a for a in chosen.values() if a.kind == AssetKind.PAGE), key=lambda a: a.meta.get("page", 0))
+    is_author = request.user.is_authenticated and work.author_id == request.user.pk
+    following = (request.user.is_authenticated and not is_author and work.author_id is not None
+                 and Follow.objects.filter(follower_id=request.user.pk, followee_id=work.author_id).exists())
+    context = {
+        "work": work,
+        "card": card,
+        "is_author": is_author,
+        "following": following,
+        "video": chosen.get("video"),
+        "srt": chosen.get("srt"),
+        "pdf": chosen.get("pdf"),
+        "pages": pages,
+        "storyboard": _storyboard(work, chosen),
+        "comments": list(visible_comments(work, request.user)[:200]),
+        "reasons": ReportReason.choices,
+    }
+    return render(request, "works/detail.html", context)
+
+
+def file(request: HttpRequest, work_id: uuid.UUID, asset_id: uuid.UUID) -> HttpResponseBase:
+    """A chosen output of a work its visitor may see (never a bare storage URL)."""
+    from lingjing.studio.views import asset_response
+
+    asset = access_public_asset(request.user, work_id, asset_id)
+    response = asset_response(asset, download=request.GET.get("download") == "1")
+    response["Cache-Control"] = "public, max-age=300" if asset.work.status == WorkStatus.PUBLISHED else "private"
+    return response
+
+
+def _errors(request: HttpRequest, exc: ValidationError | PermissionDenied) -> None:
+    for message in (exc.messages if isinstance(exc, ValidationError) else [str(exc)]):
+        messages.error(request, message)
+
+
+@login_required
+@require_POST
+def publish(request: HttpRequest, work_id: uuid.UUID) -> HttpResponse:
+    work = access_work(request.user, work_id, write=True)
+    try:
+        result = do_publish_work(work, acting_user=request.user)
+    except (PermissionDenied, ValidationError) as exc:
+        _errors(request, exc)
+        return redirect("works:detail", work.pk)
+    if result.published:
+        messages.success(request, _("作品已发布，所有人都可以看到"))
+    else:
+        messages.error(request, _("作品标题或标签未通过自动审核，暂未公开。您可以查看说明并申请人工复核。"))
+        return redirect(reverse("decisions:detail", args=[result.decision.pk]))
+    return redirect("works:detail", work.pk)
+
+
+@login_required
+@require_POST
+def unpublish(request: HttpRequest, work_id: uuid.UUID) -> HttpResponse:
+    work = access_work(request.user, work_id, write=True)
+    do_unpublish_work(work, acting_user=request.user)
+    messages.success(request, _("作品已下架，只有您自己可以看到"))
+    return redirect("works:detail", work.pk)
