@@ -16,6 +16,10 @@ urlpatterns = [
     path("privacy/decisions/", include("lingjing.decisions.urls")),
     path("children/", include("lingjing.children.urls")),
     path("support/", include("lingjing.support.urls")),
+    path("inbox/", include("lingjing.notify.urls")),
+    path("works/", include("lingjing.works.urls")),
+    path("", include("lingjing.search.urls")),  # /search?q= (the contract), /search/history
+    path("", include("lingjing.community.urls")),  # community/…, me/interests, moderation/…
     path("", include("lingjing.secops.urls")),  # /accounts/security/history, /secops/…, /security/incidents/…
     path("privacy/", include("lingjing.privacy.urls")),  # my-data, requests: before the consent pages
     path("", include("lingjing.consent.urls")),
