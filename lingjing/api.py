@@ -164,7 +164,31 @@ def install_error_handlers(target: NinjaAPI) -> None:
         target.add_exception_handler(exc_class, handler)
 
 
-api = NinjaAPI(
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"],
+                             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+}
+
+
+class LingjingApi(NinjaAPI):
+    """The schema documents the error answers too: every operation may answer a ``4XX`` in the error shape
+    (validation, auth, access, limits), so clients and the schema fuzzer (tests/hardening) know what to expect."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        ref = {"$ref": "#/components/schemas/Error"}
+        error = {"description": "错误", "content": {"application/json": {"schema": ref}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and "responses" in operation:
+                    operation["responses"].setdefault("4XX", error)
+        return schema
+
+
+api = LingjingApi(
     title="灵境 Lingjing API",
     version="1",
     description='灵境 AI 动漫创作平台的 JSON 接口。错误统一为 {"error": {"code", "message"}}。',

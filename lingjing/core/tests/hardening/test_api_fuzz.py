@@ -1,0 +1,67 @@
+"""API fuzzing with schemathesis over the published OpenAPI schema (``/api/v1/openapi.json``), called in-process
+through the WSGI application with a seeded member's Bearer token.
+
+Every operation gets generated requests (valid and invalid); for each answer: never a 5xx, status code, content
+type, headers and body as the schema documents them. Smoke size by default (a couple of examples per operation);
+``SCHEMATHESIS_MAX_EXAMPLES=200`` for the long mode (docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from lingjing.api import api
+from lingjing.wsgi import application
+
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "1"))
+LONG = MAX_EXAMPLES > 5
+
+# Operations that would end the seeded session mid-run (the token is the fuzzer's identity).
+TOKEN_ENDING = {("POST", "/api/v1/auth/logout")}
+# Findings reported and awaiting their owners' fix; each is still exercised for server errors.
+KNOWN_SCHEMA_FINDINGS = {
+    # Two response schemas named ``HistoryOut`` (accounts and secops) share one component name, so the
+    # published schema describes this answer with the other one's fields ("kept").
+    ("GET", "/api/v1/me/sign-in-history"),
+}
+
+schema = schemathesis.openapi.from_dict(api.get_openapi_schema())
+schema.app = application
+schema = schema.exclude(func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in TOKEN_ENDING)
+# The coverage phase (every boundary value of every parameter) is the long mode's; smoke runs only fuzz.
+schema.config.phases.coverage.enabled = LONG
+
+# What a request must never break. Business validation refusing a schema-valid body (ST202) and public
+# endpoints answering without a token (ST401) are the product working as designed, not findings.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture
+def fuzz_headers(db: Any, settings: Any) -> dict[str, str]:
+    from lingjing.core.tests.hardening.world import member, token_for
+
+    settings.LINGJING_RATE_LIMIT_ENABLED = False
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "hardening-fuzz"}}
+    user = member("模糊测试")
+    # identity: the in-process WSGI transport does not undo GZipMiddleware's compression
+    return {"Authorization": f"Bearer {token_for(user)}", "Accept-Encoding": "identity"}
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=MAX_EXAMPLES <= 5, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_no_server_error_and_answers_conform_to_the_schema(case: Any, fuzz_headers: dict[str, str]) -> None:
+    known = (case.operation.method.upper(), case.operation.path) in KNOWN_SCHEMA_FINDINGS
+    case.call_and_validate(headers=fuzz_headers, checks=[not_a_server_error] if known else CHECKS)
