@@ -283,6 +283,12 @@ LINGJING_PUBLIC_CACHE_SECONDS = envint("LINGJING_PUBLIC_CACHE_SECONDS", 60, mini
 # static folders and picks up edits without a restart.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+# Production collects hashed names only (templates use {% static %}) and skips compressing source maps: with
+# brotli installed every other text file gets .br and .gz copies, which costs CPU once per deploy.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = PRODUCTION
+from whitenoise.compress import Compressor as _Compressor  # noqa: E402
+
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*_Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root on every start
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024

@@ -5,13 +5,16 @@
 1. **Personal** — a request from someone signed in (a session cookie or an ``Authorization`` header), or any
    page under ``PRIVATE_PREFIXES`` (the privacy centre, accounts, studio, support, inbox, children, the staff
    console): ``Cache-Control: private, no-store``, so neither a shared cache nor the browser's disk keeps it.
-   A view that already said ``no-store`` (``never_cache``) keeps its own, stricter header.
 2. **Public** — an anonymous GET or HEAD answered 200 on a public path (``/``, ``/works/…``, ``/search``, and the
    public feed and search API): ``public, max-age=LINGJING_PUBLIC_CACHE_SECONDS`` (60 by default). When the
    response sets a cookie (the CSRF cookie on a visitor's first page), it is ``private`` instead: a shared
-   cache must never hand one visitor's cookie to the next. ``Vary: Cookie, Accept-Language`` always, since
-   the language and the CSRF token on the page depend on them.
-3. Anything else is left as its view answered.
+   cache must never hand one visitor's cookie to the next. Django re-sends the CSRF cookie, unchanged, on every
+   page that shows a form (the language switch is on every page); that repeat is dropped when the browser
+   already holds the same value, so a returning visitor's pages are public. ``Vary: Cookie, Accept-Language``
+   always: the language and the CSRF token on the page depend on them, so a shared cache keeps one copy per
+   cookie header and never serves one visitor's token to another.
+3. Anything else is left as its view answered. So is any response whose view set ``Cache-Control`` itself
+   (``never_cache`` on health checks, the public avatar files under ``/accounts/avatar/``): the view knows best.
 
 Static files never reach this middleware: WhiteNoise answers them earlier, with far-future caching for
 the hashed names (``CompressedManifestStaticFilesStorage`` in production).
@@ -52,7 +55,15 @@ def cache_policy(request: HttpRequest, response: HttpResponse) -> str | None:
         return None
     if settings.LINGJING_PUBLIC_CACHE_SECONDS <= 0:
         return None
+    _drop_repeated_csrf_cookie(request, response)
     return "browser" if response.cookies else "public"
+
+
+def _drop_repeated_csrf_cookie(request: HttpRequest, response: HttpResponse) -> None:
+    name = settings.CSRF_COOKIE_NAME
+    morsel = response.cookies.get(name)
+    if morsel is not None and morsel.value and morsel.value == request.COOKIES.get(name):
+        del response.cookies[name]
 
 
 class CacheControlMiddleware:
@@ -61,14 +72,12 @@ class CacheControlMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if response.has_header("Cache-Control"):
+            return response
         policy = cache_policy(request, response)
         if policy == "private":
-            if "no-store" not in response.get("Cache-Control", ""):
-                response.headers.pop("Cache-Control", None)
-                response.headers.pop("Expires", None)
-                patch_cache_control(response, private=True, no_store=True)
+            patch_cache_control(response, private=True, no_store=True)
         elif policy is not None:
-            response.headers.pop("Cache-Control", None)
             max_age = settings.LINGJING_PUBLIC_CACHE_SECONDS
             if policy == "public":
                 patch_cache_control(response, public=True, max_age=max_age)
