@@ -85,7 +85,8 @@ CLOCK_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 CLOCK_NAMES = (
     "created_at", "at", "made_at", "requested_at", "found_at", "added_at", "granted_at", "acknowledged_at",
-    "sent_at", "written_at", "received_at", "generated_at", "started_at", "date_joined",
+    "opened_at", "submitted_at", "uploaded_at", "recorded_at", "issued_at", "occurred_at", "sent_at", "written_at",
+    "received_at", "generated_at", "started_at", "date_joined",
 )  # fmt: skip
 
 

@@ -246,7 +246,7 @@ def _sqlite_backup(target: Path) -> None:
 
 
 def _pg_env() -> tuple[dict[str, str], str]:
-    db = settings.DATABASES["default"]
+    db = connection.settings_dict
     env = {**os.environ}
     for key, var in (("HOST", "PGHOST"), ("PORT", "PGPORT"), ("USER", "PGUSER"), ("PASSWORD", "PGPASSWORD")):
         if db.get(key):
@@ -255,7 +255,8 @@ def _pg_env() -> tuple[dict[str, str], str]:
 
 
 def _major(text: str) -> int:
-    match = re.search(r"(\d+)(?:\.\d+)?", text)
+    """The major version in ``pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)`` (15)."""
+    match = re.search(r"PostgreSQL\)\s+(\d+)", text) or re.search(r"(\d+)", text)
     if not match:
         raise BackupError(f"cannot read a version from {text!r}")
     return int(match.group(1))
@@ -267,7 +268,7 @@ def check_pg_tools(tool: str = "pg_dump") -> tuple[int, int]:
     if path is None:
         raise BackupError(f"{tool} not found: install postgresql-client (Debian: apt-get install postgresql-client)")
     out = subprocess.run([path, "--version"], capture_output=True, text=True, check=True).stdout  # noqa: S603
-    client = _major(out.split(")")[-1] if ")" in out else out)
+    client = _major(out)
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version_num")
         server = int(cursor.fetchone()[0]) // 10000
@@ -351,9 +352,10 @@ def restore(directory: Path, *, keys_dir: Path | None = None) -> RestoreResult:
         _sqlite_restore(directory / SQLITE_FILE)
     else:
         _pg_restore(directory / PG_FILE)
-    # 4. schema
+    # 4. schema; checkpoints signed after the backup are moved aside before anything is appended to the chain
     call_command("migrate", interactive=False, verbosity=0)
     result = RestoreResult(engine=engine)
+    result.superseded_checkpoints = _supersede_checkpoints()
     deletion |= _shredded_live()
     # 5. keys of the living
     result.keys_restored, result.keys_withheld = _put_back_keys(keys, deletion)
@@ -361,7 +363,6 @@ def restore(directory: Path, *, keys_dir: Path | None = None) -> RestoreResult:
     result.replayed = len(deletion)
     result.erased_again = replay_deletion_list(deletion)
     result.tokens_signed_out = _sign_out_tokens()
-    result.superseded_checkpoints = _supersede_checkpoints()
     _audit_restore(manifest, result)
     from lingjing.security.crypto import clear_key_cache
 

@@ -67,7 +67,8 @@ def test_a_burst_of_failed_sign_ins_triggers_step_up_then_block_each_logged_as_a
         assert answers[:20] == [(401, "invalid_credentials")] * 20
         assert answers[20:] == [(429, "risk_blocked")] * 4
         step_up, block = decisions[9], decisions[20]
-        assert "该账号近 1 小时内有 9 次登录失败" in step_up.explanation_zh and "需要进一步验证" in step_up.explanation_zh
+        assert "该账号近 1 小时内有 9 次登录失败" in step_up.explanation_zh
+        assert "需要进一步验证" in step_up.explanation_zh
         assert step_up.inputs["score"] == 54 and step_up.inputs["signals"]["account_failures"] == 9
         assert "暂时阻止登录" in block.explanation_zh and block.explanation_en.startswith("Sign-in risk score 100")
         assert all(d.rule_version == "risk-sign-in-1" and d.effective for d in decisions)

@@ -182,7 +182,7 @@ def test_staff_api_tokens_expire_like_sessions(officer: Any) -> None:
 
     with time_machine.travel(timezone.now(), tick=False) as clock:
         token = login_api(Client(), officer.phone, password=PASSWORD, totp=totp_code(officer)).json()["token"]
-        auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
         assert Client().get("/api/v1/me", **auth).status_code == 200
         clock.shift(dt.timedelta(minutes=31))
         expired = Client().get("/api/v1/me", **auth)

@@ -60,7 +60,6 @@ class Command(BaseCommand):
     def _status(self) -> None:
         from lingjing.secops.drill import overdue_reports
         from lingjing.secops.models import Incident, IncidentStatus
-
         from lingjing.secops.notices import track
 
         for incident in Incident.objects.filter(status=IncidentStatus.OPEN).order_by("discovered_at"):
