@@ -154,8 +154,8 @@ def report(result: dict[str, Any]) -> str:
     c, b, e, r = result["copy"], result["copy_baseline"], result["erasure"], result["erasure_baseline"]
     return "\n".join([
         f"rows: {result['rows']:,}",
-        f"copy     : {c['wall']:.2f} s wall / {c['cpu']:.2f} s cpu, {c['records']:,} records, {c['bytes'] / 2**20:.1f} MB "
-        f"zip, traced peak {c['traced_peak_mb']:.1f} MB",
+        f"copy     : {c['wall']:.2f} s wall / {c['cpu']:.2f} s cpu, {c['records']:,} records, "
+        f"{c['bytes'] / 2**20:.1f} MB zip, traced peak {c['traced_peak_mb']:.1f} MB",
         f"baseline : {b['wall']:.2f} s wall / {b['cpu']:.2f} s cpu (SELECT + json.dumps), traced peak "
         f"{b['traced_peak_mb']:.1f} MB",
         f"copy ratio: {result['copy_ratio_wall']:.2f}x wall, {result['copy_ratio_cpu']:.2f}x cpu (goal <= 3x); "
