@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "lingjing.secops.middleware.StaffSessionMiddleware",  # staff: 12 h per sign-in, 30 min idle
     "lingjing.secops.middleware.ConsoleGateMiddleware",  # staff: TOTP and current training to enter the console
     "lingjing.consent.middleware.PrivacyMiddleware",
+    "lingjing.core.cachecontrol.PublicApiCacheMiddleware",  # anonymous feed API answers from the shared cache
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
@@ -332,6 +333,8 @@ LINGJING_SMS_ACCESS_KEY_ID = envstr("LINGJING_SMS_ACCESS_KEY_ID", "")
 LINGJING_SMS_ACCESS_KEY_SECRET = envstr("LINGJING_SMS_ACCESS_KEY_SECRET", "")
 LINGJING_SMS_SIGN_NAME = envstr("LINGJING_SMS_SIGN_NAME", "灵境")
 LINGJING_SMS_TEMPLATE = envstr("LINGJING_SMS_TEMPLATE", "")
+# A generic service-notice template with one parameter (the text): notices, policy changes, security notices
+LINGJING_SMS_NOTICE_TEMPLATE = envstr("LINGJING_SMS_NOTICE_TEMPLATE", "")
 LINGJING_SMS_SDK_APP_ID = envstr("LINGJING_SMS_SDK_APP_ID", "")
 LINGJING_SMS_REGION = envstr("LINGJING_SMS_REGION", "ap-guangzhou")
 LINGJING_SMS_ENDPOINT = envstr("LINGJING_SMS_ENDPOINT", "")  # host[:port]; empty: the provider's public endpoint
@@ -435,7 +438,7 @@ LINGJING_SECURITY_CONTACT = envstr("LINGJING_SECURITY_CONTACT", "安全负责人
 LINGJING_RETENTION_CHUNK = envint("LINGJING_RETENTION_CHUNK", 1000, minimum=1)
 LINGJING_RETENTION_EXTRA_PURGES = envlist("LINGJING_RETENTION_EXTRA_PURGES", [])  # dotted callables (now, dry_run)
 LINGJING_EXPORT_TTL_DAYS = envint("LINGJING_EXPORT_TTL_DAYS", 7, minimum=1)
-LINGJING_RETENTION_EXPORT_DIRS = envlist("LINGJING_RETENTION_EXPORT_DIRS", ["copies"])  # under EXPORTS_DIR
+LINGJING_RETENTION_EXPORT_DIRS = envlist("LINGJING_RETENTION_EXPORT_DIRS", [])  # under EXPORTS_DIR, purged after TTL
 LINGJING_KEY_ESCROW_DIR = envstr("LINGJING_KEY_ESCROW_DIR", "")  # empty: $LINGJING_DATA_DIR/key-escrow
 
 # --- studio -----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from django.conf import settings
@@ -110,3 +111,21 @@ def purge_expired_pending_children(*, limit: int = 500) -> int:
     if done:
         log.info("deleted %d pending child account(s) without guardian consent", done)
     return done
+
+
+# --- the proven guardian number (for the children's and rights pages) ---------------------------------------
+
+GUARDIAN_PROVEN_KEY = "lj_flow_guardian_proven"  # set by the guardian page once the SMS code matched
+GUARDIAN_PROVEN_SECONDS = 600
+
+
+def guardian_proven_phone(request: Any) -> str | None:
+    """The guardian number this browser session proved by SMS code on ``/accounts/guardian/`` within the last
+    10 minutes, or None. Other apps (a guardian's view of the child's data, the rights requests a guardian makes)
+    rely on this and never read the session key themselves."""
+    session = getattr(request, "session", None)
+    item = session.get(GUARDIAN_PROVEN_KEY) if session is not None else None
+    if not isinstance(item, dict) or time.time() - float(item.get("t", 0)) > GUARDIAN_PROVEN_SECONDS:
+        return None
+    value = item.get("v")
+    return str(value) if value else None

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -19,12 +18,9 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
+from lingjing.accounts.guardian import guardian_proven_phone
 from lingjing.children.models import AccessStatus, ChildAccessRequest
 from lingjing.children.rules import is_child
-
-# The accounts app's guardian page keeps the proven number in the session for this long (accounts.views).
-GUARDIAN_SESSION_KEY = "lj_flow_guardian_proven"
-GUARDIAN_SECONDS = 600
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -90,12 +86,8 @@ def requests_for(staff: Any) -> QuerySet[ChildAccessRequest]:
 
 
 def proven_guardian_phone(request: HttpRequest) -> str | None:
-    """The guardian number proven by SMS code in this browser session within the last 10 minutes."""
-    item = request.session.get(GUARDIAN_SESSION_KEY)
-    if not isinstance(item, dict) or time.time() - float(item.get("t", 0)) > GUARDIAN_SECONDS:
-        return None
-    value = item.get("v")
-    return str(value) if value else None
+    """The guardian number proven by SMS code in this browser session (the accounts app's public helper)."""
+    return guardian_proven_phone(request)
 
 
 def guardian_children(phone: str) -> list[Any]:

@@ -19,13 +19,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from lingjing.accounts.guardian import guardian_proven_phone
 from lingjing.children.access import (
     access_child_record,
     access_guardian_child,
     access_request,
     active_grant,
     guardian_children,
-    proven_guardian_phone,
     requests_for,
 )
 from lingjing.children.actions import (
@@ -143,7 +143,7 @@ def staff_record(request: HttpRequest, child_id: str) -> HttpResponse:
 
 
 def guardian_home(request: HttpRequest) -> HttpResponse:
-    phone = proven_guardian_phone(request)
+    phone = guardian_proven_phone(request)
     items = guardian_children(phone) if phone else []
     return render(request, "children/guardian_home.html", {"proven": bool(phone), "items": items})
 

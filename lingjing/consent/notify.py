@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -41,22 +40,19 @@ def active_people() -> Any:
     return qs
 
 
-def send_sms(to: str, text: str) -> None:
-    """Through the accounts SMS service when it is installed; else the console outbox (development, tests)."""
-    try:
-        sms: Any = importlib.import_module("lingjing.accounts.sms")
-    except ImportError:
-        sms = None
-    sender = getattr(sms, "send_sms", None)
-    if callable(sender):
-        sender(to, text)
-        return
-    if settings.LINGJING_SMS_BACKEND != "console":
-        log.error("no SMS sender installed for backend %s; policy notice SMS not sent", settings.LINGJING_SMS_BACKEND)
-        return
-    from lingjing.core.outbox import append_jsonl
+def send_sms(to: str, text: str, *, person: Any = None, reference: str = "") -> bool:
+    """One policy-change SMS through the accounts SMS service (disclosure gate included). False when it could not
+    go out (no notice template, the gate refused, the provider failed): the in-app notice stands either way."""
+    from lingjing.accounts.sms import SmsDeliveryError
+    from lingjing.accounts.sms import send_sms as send_text_sms
+    from lingjing.sharing.gate import DisclosureRefused
 
-    append_jsonl("sms.jsonl", {"to": to, "text": text})
+    try:
+        send_text_sms(to, text, category="notice", person=person, flow="consent.policy_notice", reference=reference)
+    except (SmsDeliveryError, DisclosureRefused) as exc:
+        log.warning("policy notice SMS not sent: %s", type(exc).__name__)
+        return False
+    return True
 
 
 def _create_notices(version: PolicyVersion) -> int:
@@ -118,8 +114,8 @@ def _deliver(version: PolicyVersion) -> tuple[int, int]:
             message.attach_alternative(texts["html"], "text/html")
             message.send()
             emails += 1
-        if notice.sms_sent_at is None and _claim(notice.pk, "sms_sent_at") and phone:
-            send_sms(phone, texts["sms"])
+        if (notice.sms_sent_at is None and _claim(notice.pk, "sms_sent_at") and phone
+                and send_sms(phone, texts["sms"], person=user, reference=f"policy:{version.number}")):
             sms_count += 1
     return emails, sms_count
 

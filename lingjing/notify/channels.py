@@ -1,4 +1,4 @@
-"""The outward channels: email (Django's mail API), SMS (the accounts SMS service) and the push webhook.
+"""The outward channels: email (Django's mail API), SMS (``lingjing.accounts.sms.send_sms``) and the push webhook.
 
 Each sender takes one :class:`~lingjing.notify.models.Delivery` and either returns or raises:
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import json
 import time
 from typing import Any
@@ -102,48 +101,28 @@ def send_email(delivery: Delivery) -> None:
 # --- SMS --------------------------------------------------------------------------------------------------
 
 
-def send_text_sms(to: str, text: str) -> None:
-    """Free-text SMS through the accounts SMS service.
-
-    The console backend takes the text as it is (``outbox/sms.jsonl``). The providers send only pre-approved
-    templates; a provider backend offering ``send_text(to, text)`` (a service-notice template) is used when the
-    accounts service has one, otherwise the message cannot be sent by SMS and fails permanently.
-    """
-    sms: Any = importlib.import_module("lingjing.accounts.sms")
-    sender = getattr(sms, "send_text", None) or getattr(sms, "send_sms", None)
-    if callable(sender):
-        sender(to, text)
-        return
-    backend = sms.get_backend()
-    send_text = getattr(backend, "send_text", None)
-    if callable(send_text):
-        send_text(to, text)
-        return
-    if isinstance(backend, sms.ConsoleSmsBackend):
-        backend.send_code(sms.CodeMessage(to=to, code="", purpose="notify", text=text, ttl_minutes=0))
-        return
-    raise PermanentFailure("sms_notice_template_missing")
-
-
 def send_sms(delivery: Delivery) -> None:
-    from lingjing.accounts.sms import SmsDeliveryError
+    """Through :func:`lingjing.accounts.sms.send_sms`, which asks the disclosure gate (SMS processor, contract)
+    and sends the text on the configured backend (a provider's generic notice template)."""
+    from lingjing.accounts.sms import SmsDeliveryError, SmsNoticeTemplateMissing
+    from lingjing.accounts.sms import send_sms as send_text_sms
     from lingjing.consent.email import site_url
-    from lingjing.sharing.channels import sms_recipient
+    from lingjing.sharing.gate import DisclosureRefused
 
     phone = delivery.to_phone or ""
     if not phone:
         raise PermanentFailure("no_phone")
     person = _person(delivery)
-    disclosure = _gate(delivery, person, sms_recipient(), "identity.phone")
     prefix = "[Lingjing]" if delivery.language.startswith("en") else "【灵境】"
     link = f" {site_url()}{delivery.url}" if delivery.url.startswith("/") else ""
     try:
-        send_text_sms(phone, f"{prefix}{delivery.title}{link}")
-    except PermanentFailure:
-        _mark_failed(disclosure, "template_missing")
-        raise
+        send_text_sms(phone, f"{prefix}{delivery.title}{link}", category="notice", person=person,
+                      flow=f"notify.{delivery.channel}", reference=str(delivery.pk))
+    except SmsNoticeTemplateMissing:
+        raise PermanentFailure("sms_notice_template_missing") from None
+    except DisclosureRefused as exc:
+        raise PermanentFailure(f"refused:{exc.code}") from None
     except SmsDeliveryError as exc:
-        _mark_failed(disclosure, "provider")
         raise RuntimeError(str(exc)) from None
 
 

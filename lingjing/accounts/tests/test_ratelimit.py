@@ -101,9 +101,18 @@ def test_keys_are_hashed_in_the_cache(store: str) -> None:
         assert "13800138000" not in keys and "rl:t:hash:" in keys
 
 
-def test_store_errors_fail_closed(settings: Any) -> None:
+@pytest.fixture
+def unreachable_store(settings: Any) -> Iterator[None]:
+    """The cache pointed at a closed port, restored before the per-test cache cleanup runs."""
+    original = settings.CACHES
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}
+    yield
+    settings.CACHES = original
+
+
+@pytest.mark.usefixtures("unreachable_store")
+def test_store_errors_fail_closed() -> None:
     with pytest.raises(LimiterUnavailable):
         ratelimit.hit(Limit("t:down", 5, 60), "k")
     with pytest.raises(LimiterUnavailable):

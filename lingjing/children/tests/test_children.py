@@ -119,7 +119,7 @@ def test_access_requests_through_the_pages(kid: Any, agent: Any, officer: Any) -
 
 
 def test_guardian_sees_corrects_and_deletes_the_childs_data(kid: Any) -> None:
-    from lingjing.children.access import GUARDIAN_SESSION_KEY
+    from lingjing.accounts.guardian import GUARDIAN_PROVEN_KEY as GUARDIAN_SESSION_KEY
 
     guardian = Client()
     assert "去验证监护人手机号" in guardian.get("/children/guardian/").content.decode()

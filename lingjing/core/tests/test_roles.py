@@ -113,13 +113,14 @@ def test_child_access_privacy_officers_ask_and_approve_support_agents_only_ask(m
     import datetime as dt
 
     from django.core.exceptions import PermissionDenied
+    from django.utils import timezone
 
     from lingjing.accounts.models import User
     from lingjing.children.access import access_child_record
     from lingjing.children.actions import do_decide_child_access, do_request_child_access
 
-    today = dt.date.today()
-    child = User.objects.create_user("+8613912340001", nickname="小明", birth_date=dt.date(today.year - 9, 1, 1).isoformat())
+    birth = dt.date(timezone.localdate().year - 9, 1, 1).isoformat()
+    child = User.objects.create_user("+8613912340001", nickname="小明", birth_date=birth)
     first = _in_role(make_user, "privacy_officer", "隐私官甲")
     second = _in_role(make_user, "privacy_officer", "隐私官乙")
     agent = _in_role(make_user, "support_agent", "客服甲")
