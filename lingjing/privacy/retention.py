@@ -25,8 +25,9 @@ What is removed. The engine walks ``registry.declarations()`` and turns each dec
 
 3. ``Retention("consent_withdrawn")`` data is deleted by the consent flows at the moment of withdrawal.
 
-4. Other purges (:data:`EXTRA_PURGES`): expired Django sessions, personal-data export packages older than
-   ``LINGJING_EXPORT_TTL_DAYS`` under the directories named by ``LINGJING_RETENTION_EXPORT_DIRS``, child accounts
+4. Other purges (:data:`EXTRA_PURGES`): expired Django sessions, rights-request copy packages past their link's
+   7 days (``privacy.requests.due.expire_packages``), files older than ``LINGJING_EXPORT_TTL_DAYS`` under any
+   export directories named in ``LINGJING_RETENTION_EXPORT_DIRS`` (none by default), child accounts
    whose guardian never consented (``accounts.guardian.purge_expired_pending_children``), raw analytics events and
    past analytics keys (``consent.analytics.purge_expired``), and any callables named in
    ``LINGJING_RETENTION_EXTRA_PURGES``.
@@ -439,6 +440,19 @@ def purge_exports(now: dt.datetime, *, dry_run: bool = False) -> int:
     return len(files)
 
 
+def purge_copy_packages(now: dt.datetime, *, dry_run: bool = False) -> int:
+    """Copy packages of rights requests past their link's days (``privacy.requests.due.expire_packages``)."""
+    try:
+        from lingjing.privacy.requests.due import expire_packages
+        from lingjing.privacy.requests.models import RightsRequest
+    except ImportError:  # the rights-request desk is not part of this deployment
+        return 0
+    if dry_run:
+        return (RightsRequest.objects.filter(package_expires_at__lte=now, package_deleted_at__isnull=True)
+                .exclude(package_name="").count())
+    return expire_packages(now)
+
+
 def purge_pending_children(now: dt.datetime, *, dry_run: bool = False) -> int:
     from lingjing.accounts.guardian import purge_expired_pending_children
     from lingjing.accounts.models import GuardianConsent, GuardianStatus
@@ -464,6 +478,7 @@ def purge_analytics(now: dt.datetime, *, dry_run: bool = False) -> int:
 EXTRA_PURGES: dict[str, Callable[..., int]] = {
     "sessions": purge_sessions,
     "exports": purge_exports,
+    "privacy.copy_packages": purge_copy_packages,
     "accounts.pending_children": purge_pending_children,
     "consent.analytics": purge_analytics,
 }
@@ -490,8 +505,9 @@ def _run_extra(name: str, func: Callable[..., Any], now: dt.datetime, dry_run: b
 def run(*, dry_run: bool = False, now: dt.datetime | None = None, chunk: int | None = None) -> RetentionReport:
     """Enforce every rule once (see the module docstring); record the run and what it removed.
 
-    1. Registry rules by ``created`` clock, then holds and erasures over the deletion list.
-    2. The other purges.
+    1. The other purges first: they belong to apps that know their own files (a copy package's file is removed by
+       its request's expiry, not left behind by the generic row purge).
+    2. Registry rules by ``created`` clock, then holds and erasures over the deletion list.
     3. A :class:`~lingjing.secops.models.RetentionRun` row with the counts, and one audit entry when anything went.
     """
     from lingjing.secops.models import RetentionRun
@@ -500,11 +516,11 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None, chunk: int | N
     chunk = chunk or settings.LINGJING_RETENTION_CHUNK
     report = RetentionReport(dry_run=dry_run, unenforceable=unenforceable())
     started = timezone.now()
+    for name, func in {**EXTRA_PURGES, **_configured_purges()}.items():
+        report.add(report.extra, name, _run_extra(name, func, now, dry_run))
     ordered = sorted(rules(), key=lambda r: (r.basis == "erasure", r.decl.erase_order, r.label))
     for rule in ordered:
         _run_rule(rule, now, chunk, report, dry_run)
-    for name, func in {**EXTRA_PURGES, **_configured_purges()}.items():
-        report.add(report.extra, name, _run_extra(name, func, now, dry_run))
     with transaction.atomic(durable=True):
         RetentionRun.objects.create(started_at=started, finished_at=timezone.now(), dry_run=dry_run,
                                     removed=report.removed, cleared=report.cleared,

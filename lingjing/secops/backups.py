@@ -315,12 +315,21 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _newer_migrations(manifest: dict[str, Any]) -> list[str]:
+def _disk_migrations() -> set[tuple[str, str]]:
     from django.db.migrations.loader import MigrationLoader
 
-    known = set(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)
+    return set(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)
+
+
+def _newer_migrations(manifest: dict[str, Any]) -> list[str]:
+    known = _disk_migrations()
     return sorted(f"{app}.{name}" for app, names in manifest.get("migrations", {}).items() for name in names
                   if (app, name) not in known)
+
+
+def _older_schema(manifest: dict[str, Any]) -> bool:
+    applied = {(app, name) for app, names in manifest.get("migrations", {}).items() for name in names}
+    return bool(_disk_migrations() - applied)
 
 
 def _safe(call: Any, default: Any) -> Any:
@@ -353,7 +362,8 @@ def restore(directory: Path, *, keys_dir: Path | None = None) -> RestoreResult:
     else:
         _pg_restore(directory / PG_FILE)
     # 4. schema; checkpoints signed after the backup are moved aside before anything is appended to the chain
-    call_command("migrate", interactive=False, verbosity=0)
+    if _older_schema(manifest):
+        call_command("migrate", interactive=False, verbosity=0)
     result = RestoreResult(engine=engine)
     result.superseded_checkpoints = _supersede_checkpoints()
     deletion |= _shredded_live()

@@ -42,22 +42,29 @@ def _populate(alice: Any, bob: Any, officer: Any) -> dict[str, Any]:
     today = timezone.localdate()
     AnalyticsEvent.objects.create(day=today, kind="pageview", route="/", pseudonym="x" * 32)
     AnalyticsSecret.objects.create(day=today, secret="s" * 64)
-    package = Path(settings.EXPORTS_DIR) / "copies" / "copy-1.zip"
+    from lingjing.privacy.requests.models import RightsRequest
+
+    package = Path(settings.EXPORTS_DIR) / "copies" / "copy-1.zip"  # an operator's export, kept 7 days
     package.parent.mkdir(parents=True, exist_ok=True)
     package.write_bytes(b"PK")
+    copy = Path(settings.EXPORTS_DIR) / "copy-alice.zip"  # a rights request's copy package, its link 7 days
+    copy.write_bytes(b"PK")
+    RightsRequest.objects.create(user=alice, type="copy", due_at=timezone.now(), package_name=copy.name,
+                                 package_expires_at=timezone.now() + dt.timedelta(days=7))
     kid = make_member("+8613912357777", "小孩", birth_date=today.replace(year=today.year - 9),
                       guardian_phone="+8613912357778")
     erase_person(bob.pk)
-    return {"package": package, "kid": kid}
+    return {"package": package, "copy": copy, "kid": kid}
 
 
 def test_moving_the_clock_past_every_limit_leaves_nothing_overdue_and_a_second_run_changes_nothing(
-    alice: Any, bob: Any, officer: Any
+    alice: Any, bob: Any, officer: Any, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from lingjing.accounts.models import ApiToken, SmsCode, User, UserSession
     from lingjing.decisions.models import Decision
     from lingjing.security.audit_chain import verify
 
+    settings.LINGJING_RETENTION_EXPORT_DIRS = ["copies"]
     made = _populate(alice, bob, officer)
     entries = set(AuditEntry.objects.values_list("id", flat=True))
     assert AuditEntry.objects.exclude(sealed=None).exists()
@@ -66,9 +73,10 @@ def test_moving_the_clock_past_every_limit_leaves_nothing_overdue_and_a_second_r
     with time_machine.travel(timezone.now() + dt.timedelta(days=4 * 366), tick=False):
         before = retention.overdue()
         assert {"accounts.SmsCode", "accounts.ApiToken", "decisions.Decision", "secops.SecurityEvent",
-                "security.AuditEntry", "sessions", "exports", "consent.analytics",
+                "security.AuditEntry", "sessions", "exports", "privacy.copy_packages", "consent.analytics",
                 "accounts.pending_children"} <= set(before)
-        report = retention.run()
+        with django_capture_on_commit_callbacks(execute=True):
+            report = retention.run()
         assert retention.overdue() == {}
         again = retention.run()
         assert again.total == 0 and again.removed == again.cleared == again.extra == {} and not again.erasures
@@ -82,7 +90,7 @@ def test_moving_the_clock_past_every_limit_leaves_nothing_overdue_and_a_second_r
     assert entries <= set(AuditEntry.objects.values_list("id", flat=True))
     assert not AuditEntry.objects.exclude(sealed=None).exists()
     assert verify().ok
-    assert not made["package"].exists()
+    assert not made["package"].exists() and not made["copy"].exists()
     assert User.objects.get(pk=made["kid"].pk).status == "erased"
     alice.refresh_from_db()
     assert alice.phone == ALICE_PHONE and alice.status == "active"  # the account itself lives on
