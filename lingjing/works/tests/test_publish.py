@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from typing import Any
 
 import pytest
@@ -90,7 +92,7 @@ def test_the_public_page_shows_nickname_avatar_time_and_outputs(alice: Any, bob:
     video = GeneratedAsset.objects.create(work=work, author=alice, kind="video", slot="video", version=1, file=path,
                                           chosen_at=timezone.now())
     old = GeneratedAsset.objects.create(work=work, author=alice, kind="video", slot="video", version=0, file=path,
-                                        chosen_at=timezone.now() - timezone.timedelta(hours=1))
+                                        chosen_at=timezone.now() - dt.timedelta(hours=1))
     page = client_for(bob).get(f"/works/{work.pk}")
     html = page.content.decode()
     assert page.status_code == 200
