@@ -130,7 +130,16 @@ def _policy_page(request: HttpRequest, version: PolicyVersion) -> HttpResponse:
         "upcoming": upcoming_policy_version(),
         "versions": versions,
         "now": timezone.now(),
+        "sharing_recipients": _sharing_recipients(lang),
     })
+
+
+def _sharing_recipients(lang: str) -> list[dict[str, Any]]:
+    """The recipients in the registry now (name, country, role, purposes, categories, contact): live, so a newly
+    registered recipient is listed before the next policy version is published."""
+    from lingjing.sharing.policy import recipients_for_policy
+
+    return recipients_for_policy(lang)
 
 
 @require_GET
