@@ -163,6 +163,11 @@ if _replica_urls:
     if not DATABASE_URL:
         raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs DATABASE_URL (the primary)")
     DATABASES.update(replica_databases(_replica_urls, DATABASES["default"]))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A new SQLite connection runs the PRAGMAs above (about 8 ms, mostly journal_mode): keep each gunicorn
+    # thread's connection open across requests (docs/deploy.md). PostgreSQL uses its pool instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = envint("LINGJING_SQLITE_CONN_MAX_AGE", 600, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 LINGJING_DB_REPLICAS = [alias for alias in DATABASES if alias != "default"]
 LINGJING_REPLICA_APPS = envlist("LINGJING_REPLICA_APPS", ["works", "search"])
 DATABASE_ROUTERS = ["lingjing.core.dbrouter.ReplicaRouter"] if LINGJING_DB_REPLICAS else []

@@ -38,6 +38,7 @@ class Populated:
     tag: str
     expected: dict[tuple[str, str], Any] = field(default_factory=dict)  # (model, field) -> exported value
     markers: list[str] = field(default_factory=list)  # every text marker written (long enough to search for)
+    marker_fields: dict[str, str] = field(default_factory=dict)  # marker -> "<model>.<field>" it was written to
     files: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -107,6 +108,7 @@ def _marker(decl: Declaration, f: models.Field[Any, Any], tag: str, pop: Populat
     n = next(_counter)
     text = f"{tag}{n}{decl.model.__name__[:6]}{f.name[:6]}"
     pd = decl.fields[f.name]
+    pop.marker_fields[text] = pop.marker_fields[f"{text}-file"] = f"{decl.label}.{f.name}"
     if isinstance(f, models.FileField) or pd.export == "file":
         name = default_storage.save(f"rights-test/{tag}/{n}.bin", ContentFile(f"{text}-file".encode()))
         pop.files.append(name)
@@ -136,8 +138,9 @@ def _marker(decl: Declaration, f: models.Field[Any, Any], tag: str, pop: Populat
         return 1.5
     if isinstance(f, models.CharField | models.TextField):
         value = _text(f, text)
-        if len(value) >= 8:
+        if len(value) >= 10:
             pop.markers.append(value)
+            pop.marker_fields[value] = f"{decl.label}.{f.name}"
         return value
     return _filler(f, lambda m: None)
 
@@ -157,8 +160,7 @@ def populate_everything(user: User, tag: str, *, other: User) -> Populated:
         label = model._meta.label
         if label in built:
             return built[label]
-        existing = model._default_manager.first() if label in ("consent.Purpose",) else None
-        obj = existing or _build(model, None, related, pop, tag, user)
+        obj = _build(model, None, related, pop, tag, user)
         built[label] = obj
         return obj
 
@@ -219,6 +221,9 @@ def _fill_user(user: User, tag: str, pop: Populated) -> None:
     thumb = default_storage.save(f"rights-test/{tag}/avatar_256.png", ContentFile(f"{tag}-thumb-file".encode()))
     pop.files += [name, thumb]
     pop.markers += [f"{tag}-avatar-file", f"{tag}-thumb-file"]
+    for old in (user.avatar, user.avatar_thumb):  # replaced, as accounts.actions.do_set_avatar does
+        if old:
+            default_storage.delete(old)
     user.avatar = name
     user.avatar_thumb = thumb
     user.last_login = WHEN
