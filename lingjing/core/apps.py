@@ -13,7 +13,10 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from lingjing.core.cachecontrol import connect_invalidation
         from lingjing.core.roles import sync_roles_after_migrate
+
+        connect_invalidation()  # cached public API answers retire when works or members change
 
         post_migrate.connect(_create_cache_table, sender=self)
         # Without a sender: it must run after the last app's permissions exist (see roles.py).

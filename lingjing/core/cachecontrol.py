@@ -18,15 +18,32 @@
 
 Static files never reach this middleware: WhiteNoise answers them earlier, with far-future caching for
 the hashed names (``CompressedManifestStaticFilesStorage`` in production).
+
+``PublicApiCacheMiddleware`` keeps the public feed API's answers (``GET /api/v1/works`` and
+``/api/v1/works/<id>``) in the shared cache for ``LINGJING_PUBLIC_CACHE_SECONDS`` — only for requests that carry
+no cookie and no ``Authorization`` (anonymous API clients, crawlers): nothing in such an answer can depend on a
+person. It sits after the rate limits and the privacy middleware, so a cached answer still counts against the
+client's limits and passes the same checks; only the view and its queries are skipped. Any save or delete of a
+work (publish, unpublish, takedown, edit), of a works-app row (comments, likes) or of a member (nickname,
+avatar) starts a new cache generation (``public_content_changed``), so a change shows at once; code that changes
+such rows with ``QuerySet.update()`` (no signals) calls ``public_content_changed()`` itself. Search is not
+cached: each query is counted in the security log.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
+
+log = logging.getLogger("lingjing.core")
 
 PRIVATE_PREFIXES = (
     "/privacy/", "/accounts/", "/studio/", "/support/", "/inbox/", "/children/", "/console/", "/i18n/",
@@ -84,4 +101,93 @@ class CacheControlMiddleware:
             else:
                 patch_cache_control(response, private=True, max_age=max_age)
             patch_vary_headers(response, ("Cookie", "Accept-Language"))
+        return response
+
+
+# --- the public feed API in the shared cache ---------------------------------------------------------------
+
+SERVER_CACHED = re.compile(r"^/api/v1/works(?:/[0-9a-fA-F-]{32,36})?$")
+GENERATION_KEY = "lj:pubapi:generation"
+PUBLIC_CONTENT_APPS = frozenset({"works"})
+PUBLIC_CONTENT_MODELS = frozenset({"accounts.user"})
+
+
+def public_content_changed(**kwargs: Any) -> None:
+    """Start a new generation of cached public answers (also a ``post_save`` / ``post_delete`` receiver)."""
+    sender = kwargs.get("sender")
+    if sender is not None:
+        meta = sender._meta
+        if meta.app_label not in PUBLIC_CONTENT_APPS and meta.label_lower not in PUBLIC_CONTENT_MODELS:
+            return
+    try:
+        try:
+            cache.incr(GENERATION_KEY)
+        except ValueError:  # not there yet (or evicted): any new value retires the old keys
+            cache.set(GENERATION_KEY, _fresh_generation(), None)
+    except Exception:  # the cache being down must not fail a write; entries then expire on their own
+        log.warning("public cache: could not start a new generation", exc_info=True)
+
+
+def _fresh_generation() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def connect_invalidation() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    post_save.connect(public_content_changed, dispatch_uid="lingjing.core.public_cache.save")
+    post_delete.connect(public_content_changed, dispatch_uid="lingjing.core.public_cache.delete")
+
+
+def server_cacheable(request: HttpRequest) -> bool:
+    return (
+        request.method in ("GET", "HEAD")
+        and settings.LINGJING_PUBLIC_CACHE_SECONDS > 0
+        and not request.COOKIES
+        and not request.META.get("HTTP_COOKIE", "").strip()
+        and "HTTP_AUTHORIZATION" not in request.META
+        and SERVER_CACHED.match(request.path) is not None
+    )
+
+
+def _key(request: HttpRequest, generation: Any) -> str:
+    query = "&".join(sorted(request.GET.urlencode().split("&")))
+    return f"lj:pubapi:{generation}:{translation.get_language()}:{request.path}?{query}"
+
+
+class PublicApiCacheMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not server_cacheable(request):
+            return self.get_response(request)
+        try:
+            generation = cache.get(GENERATION_KEY)
+            if generation is None:
+                generation = _fresh_generation()
+                cache.add(GENERATION_KEY, generation, None)
+                generation = cache.get(GENERATION_KEY, generation)
+            key = _key(request, generation)
+            hit = cache.get(key)
+        except Exception:
+            log.warning("public cache unavailable; answering without it", exc_info=True)
+            return self.get_response(request)
+        if hit is not None:
+            content, content_type = hit
+            return HttpResponse(content, content_type=content_type)
+        response = self.get_response(request)
+        if (
+            response.status_code == 200
+            and not getattr(response, "streaming", False)
+            and not response.cookies
+            and not response.has_header("Cache-Control")
+            and response.get("Content-Type", "").startswith("application/json")
+        ):
+            try:
+                cache.set(key, (response.content, response["Content-Type"]), settings.LINGJING_PUBLIC_CACHE_SECONDS)
+            except Exception:
+                log.warning("public cache: could not store %s", request.path, exc_info=True)
         return response

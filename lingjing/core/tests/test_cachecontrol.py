@@ -91,3 +91,80 @@ def test_a_view_that_sets_its_own_header_keeps_it_and_zero_turns_public_caching_
     settings.LINGJING_PUBLIC_CACHE_SECONDS = 0
     plain = CacheControlMiddleware(lambda request: HttpResponse())(RequestFactory().get("/"))
     assert not plain.has_header("Cache-Control")
+
+
+# --- the public feed API in the shared cache ---------------------------------------------------------------
+
+
+@pytest.fixture
+def published(make_user: Any) -> Any:
+    from lingjing.works.actions import do_create_work
+    from lingjing.works.publishing import do_publish_work
+
+    author = make_user("author")
+
+    def publish(title: str) -> Any:
+        work = do_create_work(author, title=title, script="第一章", acting_user=author)
+        assert do_publish_work(work, acting_user=author).published
+        return work
+
+    return publish
+
+
+def titles(response: Any) -> list[str]:
+    return [item["title"] for item in response.json()["items"]]
+
+
+@pytest.mark.django_db
+def test_anonymous_feed_api_answers_come_from_the_cache_until_a_work_changes(
+    client: Any, published: Any, django_assert_max_num_queries: Any
+) -> None:
+    first = published("第一部作品")
+    assert titles(client.get("/api/v1/works")) == ["第一部作品"]
+    with django_assert_max_num_queries(4):  # the cache and the rate-limit counters; no feed query
+        cached = client.get("/api/v1/works")
+    assert titles(cached) == ["第一部作品"] and cached["Cache-Control"] == "public, max-age=60"
+    assert client.get(f"/api/v1/works/{first.pk}").json()["title"] == "第一部作品"
+
+    published("第二部作品")  # a new generation: the next answer is fresh
+    assert titles(client.get("/api/v1/works")) == ["第二部作品", "第一部作品"]
+    from lingjing.works.publishing import do_unpublish_work
+
+    do_unpublish_work(first, acting_user=first.author)
+    assert titles(client.get("/api/v1/works")) == ["第二部作品"]
+    assert client.get(f"/api/v1/works/{first.pk}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_requests_with_cookies_or_tokens_and_errors_are_never_served_from_the_cache(
+    client: Any, published: Any, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    from lingjing.core.cachecontrol import server_cacheable
+
+    rf = RequestFactory()
+    assert server_cacheable(rf.get("/api/v1/works?page=2"))
+    assert server_cacheable(rf.get("/api/v1/works/5d8a3c1e-0000-4000-8000-000000000000"))
+    assert not server_cacheable(rf.get("/api/v1/works", HTTP_COOKIE="lj_consent=1"))
+    assert not server_cacheable(rf.get("/api/v1/works", HTTP_AUTHORIZATION="Bearer t"))
+    assert not server_cacheable(rf.get("/api/v1/search?q=雨"))  # every query is counted in the security log
+    assert not server_cacheable(rf.get("/api/v1/works/5d8a3c1e-0000-4000-8000-000000000000/comments"))
+    assert not server_cacheable(rf.post("/api/v1/works"))
+
+    missing = "/api/v1/works/5d8a3c1e-0000-4000-8000-000000000000"
+    assert client.get(missing).status_code == 404
+    assert not [k for k in _cache_keys(cache) if missing in k]
+    settings.LINGJING_PUBLIC_CACHE_SECONDS = 0
+    assert not server_cacheable(rf.get("/api/v1/works"))
+
+
+def _cache_keys(cache: Any) -> list[str]:
+    from django.db import connection
+
+    client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client is not None:
+        return [k.decode() for k in client(None).scan_iter(match="*lj:pubapi*")]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cache_key FROM lingjing_cache")
+        return [row[0] for row in cursor.fetchall()]
