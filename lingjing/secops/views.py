@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from lingjing.secops import access, staff
@@ -109,12 +110,12 @@ def gate(request: HttpRequest) -> HttpResponse:
         if totp_form.is_valid():
             step = matching_step(user.totp_secret or "", totp_form.cleaned_data["totp"])
             if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
-                totp_form.add_error("totp", "动态码错误或已使用")
+                totp_form.add_error("totp", _("动态码错误或已使用"))
             else:
                 try:
                     do_verify_console(user, step=step, acting_user=user)
                 except TotpReplay:
-                    totp_form.add_error("totp", "动态码错误或已使用")
+                    totp_form.add_error("totp", _("动态码错误或已使用"))
                 else:
                     staff.mark_console_verified(request)
                     return redirect(f"{reverse('secops:gate')}?next={_next(request)}")
@@ -122,7 +123,7 @@ def gate(request: HttpRequest) -> HttpResponse:
         training_form = TrainingForm(request.POST)
         if training_form.is_valid():
             do_acknowledge_training(user, version=staff.TRAINING_VERSION, acting_user=user)
-            messages.success(request, "培训确认已记录，有效期一年")
+            messages.success(request, _("培训确认已记录，有效期一年"))
             return redirect(f"{reverse('secops:gate')}?next={_next(request)}")
     if problem is None and request.method == "GET":
         return HttpResponseRedirect(_next(request))
@@ -167,7 +168,7 @@ def incident_new(request: HttpRequest) -> HttpResponse:
             for name, errors in exc.message_dict.items():
                 form.add_error(name if name in form.fields else None, errors)
         else:
-            messages.success(request, "事件已记录，初次报告草稿已生成，请在截止时间前报送")
+            messages.success(request, _("事件已记录，初次报告草稿已生成，请在截止时间前报送"))
             return redirect("secops:incident", incident_id=incident.pk)
     return render(request, "secops/incident_new.html", {"form": form})
 
@@ -184,7 +185,7 @@ def incident_detail(request: HttpRequest, incident_id: uuid.UUID) -> HttpRespons
         from lingjing.secops.tasks import handle_incident
 
         handle_incident.enqueue(str(incident.pk), str(request.user.pk))
-        messages.success(request, "已开始核查受影响的个人并发送告知")
+        messages.success(request, _("已开始核查受影响的个人并发送告知"))
         return redirect("secops:incident", incident_id=incident.pk)
     if action == "submit":
         report = incident.reports.filter(pk=request.POST.get("report", "")).first() if _is_uuid(
@@ -196,12 +197,12 @@ def incident_detail(request: HttpRequest, incident_id: uuid.UUID) -> HttpRespons
         except PermissionDenied as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "已记录报送时间")
+            messages.success(request, _("已记录报送时间"))
         return redirect("secops:incident", incident_id=incident.pk)
     if action == "close":
         access.access_incident(request.user, incident_id, write=True)
         do_close_incident(incident, acting_user=request.user)
-        messages.success(request, "事件处置已结束，总结报告草稿已生成（30 日内报送）")
+        messages.success(request, _("事件处置已结束，总结报告草稿已生成（30 日内报送）"))
         return redirect("secops:incident", incident_id=incident.pk)
     from lingjing.secops.incidents import notice_counts
     from lingjing.secops.notices import track
@@ -253,7 +254,7 @@ def people(request: HttpRequest) -> HttpResponse:
                 person = None
         if person is not None:
             return redirect("secops:person", user_id=person.pk)
-        form.add_error("q", "没有找到该账号")
+        form.add_error("q", _("没有找到该账号"))
     return render(request, "secops/people.html", {"form": form})
 
 

@@ -195,3 +195,11 @@ def test_the_person_sees_sign_in_history_risk_decisions_and_devices(alice: Any, 
     assert [i["event"] for i in api][:4] == ["account.login_failed"] * 4
     assert {i["reason"] for i in api} == {"密码错误", "需要进一步验证"}
     assert Client().get("/accounts/security/history").status_code == 302
+
+
+def test_the_history_page_speaks_english_when_chosen(alice: Any) -> None:
+    me = Client()
+    me.force_login(alice)
+    me.cookies["lj_lang"] = "en"
+    text = me.get("/accounts/security/history").content.decode()
+    assert "Sign-in history" in text and "Devices signed in now" in text and "登录记录" not in text
