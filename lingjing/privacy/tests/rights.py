@@ -77,7 +77,7 @@ def _filler(f: models.Field[Any, Any], related: Any) -> Any:
     if isinstance(f, models.ForeignKey | models.OneToOneField):
         return related(f.related_model)
     if f.choices:
-        return f.choices[0][0]  # type: ignore[index]
+        return f.choices[0][0]
     if isinstance(f, models.BooleanField):
         return False
     if isinstance(f, models.IntegerField):

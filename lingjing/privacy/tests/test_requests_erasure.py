@@ -155,7 +155,7 @@ def test_after_the_grace_period_nothing_readable_remains_and_a_backup_no_longer_
         for pk, envelope in model._base_manager.filter(**f.owner_filter(user.subject)).exclude(
             **{f.attname: None}).values_list("pk", f.attname)
     ]
-    assert len(backup) > 20 and all(open_sealed(e, associated_data(m._meta.db_table, f.column, pk)) is not None
+    assert len(backup) > 20 and all(open_sealed(e, associated_data(m._meta.db_table, str(f.column), pk)) is not None
                                     for m, f, pk, e in backup)
     req = _cancel(user)
     with time_machine.travel(timezone.now() + dt.timedelta(days=14), tick=False):
@@ -175,7 +175,7 @@ def test_after_the_grace_period_nothing_readable_remains_and_a_backup_no_longer_
     assert not readable, readable[:10]
     assert all(m in text for m in bob["markers"][2:3])  # the bystander's public work is untouched
     for model, f, pk, envelope in backup:  # a copy of the rows taken before the erasure
-        assert open_sealed(envelope, associated_data(model._meta.db_table, f.column, pk)) is None
+        assert open_sealed(envelope, associated_data(model._meta.db_table, str(f.column), pk)) is None
     for name in person["files"] + everything.files:
         assert not default_storage.exists(name), name
     media = Path(settings.MEDIA_ROOT)
@@ -267,7 +267,7 @@ def test_notices_to_recipients_are_retried_with_back_off_then_handed_to_staff(se
         raise ConnectionError("down")
 
     original = propagation._send
-    propagation._send = fail  # type: ignore[assignment]
+    propagation._send = fail
     try:
         at = timezone.now()
         outcomes = []
@@ -277,7 +277,7 @@ def test_notices_to_recipients_are_retried_with_back_off_then_handed_to_staff(se
             at = prop.next_attempt_at
         assert propagation.deliver_due(now=at + dt.timedelta(days=2)) == {}
     finally:
-        propagation._send = original  # type: ignore[assignment]
+        propagation._send = original
     assert outcomes[0] == {"retry": 1} and outcomes[-1] == {"failed": 1}
     prop = Propagation.objects.get(request_id=req.pk)
     assert prop.status == "failed" and prop.attempts == propagation.MAX_ATTEMPTS
