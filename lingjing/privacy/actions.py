@@ -1008,8 +1008,7 @@ def do_create_request_from_ticket(ticket: Any, *, request_type: str, acting_user
         return exc.existing
     if type_ in (RequestType.CORRECTION,):
         return req  # staff resolve it
-    start_fulfilment(req)
-    return req
+    return start_fulfilment(req)
 
 
 # --- putting it together ------------------------------------------------------------------------------------
