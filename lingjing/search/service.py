@@ -45,7 +45,7 @@ HISTORY_PURPOSE = "search_history"
 
 @dataclass
 class Hit:
-    work_id: uuid.UUID
+    work_id: uuid.UUID | str
     score: float
     exact: bool  # the work holds the query as a substring (else: its words, in another order)
 
@@ -85,6 +85,10 @@ def ranked_hits(query: Query) -> list[Hit]:
     return hits[:CANDIDATES]
 
 
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
 def _page_number(page: Any) -> int:
     try:
         return min(max(int(page), 1), MAX_PAGES)
@@ -102,7 +106,7 @@ def search(raw: str, *, page: Any = 1, viewer: Any = None) -> SearchPage:
     hits = ranked_hits(query)
     start = (n - 1) * PAGE_SIZE
     chunk = hits[start:start + PAGE_SIZE]
-    items = cards_for_ids([h.work_id for h in chunk], viewer)
+    items = cards_for_ids([_uuid(h.work_id) for h in chunk], viewer)
     marks = needles(query)
     for item in items:
         item["highlight"] = str(highlight(item["title"], marks))

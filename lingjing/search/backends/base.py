@@ -25,7 +25,7 @@ class Candidate:
     """A matching document: ``relevance`` is the backend's text score, higher is better (any positive scale)."""
 
     doc_id: int
-    work_id: uuid.UUID
+    work_id: uuid.UUID | str  # a backend may hand back the stored form; ``service`` makes UUIDs of what it shows
     relevance: float
     published_at: dt.datetime
     words: str = ""  # the document's jieba words (for ranking)

@@ -67,7 +67,8 @@ class SqliteFts5Backend:
         with connection.cursor() as cursor:
             cursor.execute(CANDIDATES_SQL, [expression, int(limit)])
             rows = cursor.fetchall()
-        return [Candidate(doc_id, _uuid(work_id), max(float(relevance), 1e-9), _datetime(published_at), words)
+        # work ids stay as stored (hex text) here: only the page's twenty become UUIDs (service.search)
+        return [Candidate(doc_id, work_id, max(float(relevance), 1e-9), _datetime(published_at), words)
                 for doc_id, work_id, relevance, published_at, words in rows]
 
     def match_work_ids(self, query: Query) -> list[uuid.UUID]:
