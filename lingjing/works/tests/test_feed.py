@@ -191,3 +191,13 @@ def test_openapi_lists_the_contract_paths() -> None:
     schema = json.loads(Client().get("/api/v1/openapi.json").content)
     for path in ("/api/v1/works", "/api/v1/works/{work_id}", "/api/v1/works/{work_id}/publish", "/api/v1/search"):
         assert path in schema["paths"], path
+
+
+def test_pages_speak_english_when_chosen(alice: Any) -> None:
+    work = publish(alice, "作品")
+    client = Client()
+    client.cookies["lj_lang"] = "en"
+    assert "Non-personalised" in client.get("/works/?feed=recommended").content.decode()
+    assert "Write a comment" not in client.get(f"/works/{work.pk}").content.decode()  # signed out
+    assert "Sign in to comment" in client.get(f"/works/{work.pk}").content.decode()
+    assert "We do not keep your search terms" in client.get("/search?q=作品").content.decode()
