@@ -112,7 +112,8 @@ def _event(req: RightsRequest, kind: str, *, actor: str, from_status: str = "", 
 
 
 def _locked(req: RightsRequest) -> RightsRequest:
-    return RightsRequest.objects.select_for_update().select_related("user", "proxy").get(pk=req.pk)
+    # FOR UPDATE OF the request row only: PostgreSQL refuses to lock the nullable side of the outer joins.
+    return RightsRequest.objects.select_for_update(of=("self",)).select_related("user", "proxy").get(pk=req.pk)
 
 
 def _transition(req: RightsRequest, to: str, *, actor: str, acting_user: Any, code: str = "",
