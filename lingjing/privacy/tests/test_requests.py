@@ -455,3 +455,20 @@ def test_a_duplicate_is_refused_in_the_action_too() -> None:
     with pytest.raises(DuplicateRequest) as caught:
         submit_request(alice, "correction", requester=_self(alice), details="y")
     assert caught.value.existing.pk == first.pk
+
+
+def test_customer_service_converts_a_real_privacy_ticket_into_a_request() -> None:
+    from lingjing.notify.tests.conftest import staff_in
+    from lingjing.support.actions import do_assign_ticket, do_open_ticket
+    from lingjing.support.convert import convert_ticket_to_rights_request
+
+    alice = make_user("+8613900000001", "alice")
+    agent = staff_in("ann", "support_agent")
+    ticket = do_open_ticket(user=alice, category="privacy_request", title="想知道你们如何处理我的数据",
+                            body="请解释一下", acting_user=alice)
+    do_assign_ticket(ticket, agent, acting_user=agent)
+    converted = convert_ticket_to_rights_request(ticket, acting_user=agent, request_type="explanation")
+    req = RightsRequest.objects.get(user=alice)
+    assert converted.conversion == "created" and converted.rights_request_ref == str(req.pk)
+    assert req.channel == "support" and req.support_ticket_ref == str(ticket.pk)
+    assert req.received_at == ticket.created_at  # the deadline counts from the ticket
