@@ -472,3 +472,13 @@ def test_customer_service_converts_a_real_privacy_ticket_into_a_request() -> Non
     assert converted.conversion == "created" and converted.rights_request_ref == str(req.pk)
     assert req.channel == "support" and req.support_ticket_ref == str(ticket.pk)
     assert req.received_at == ticket.created_at  # the deadline counts from the ticket
+
+
+def test_the_pages_speak_chinese_first_and_english_when_chosen() -> None:
+    client = Client()
+    assert "个人信息权利请求" in client.get("/privacy/requests").content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    html = client.get("/privacy/requests").content.decode()
+    assert "Personal information rights requests" in html and "Web form" in html
+    assert "How personal information rights requests are answered" in client.get(
+        "/privacy/requests/metrics").content.decode()
