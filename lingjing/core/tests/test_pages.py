@@ -17,7 +17,9 @@ def test_home_says_what_the_platform_is_in_chinese(client: Client) -> None:
     html = response.content.decode()
     assert '<html lang="zh-hans">' in html
     assert "灵境 AI 动漫创作平台" in html
-    assert "作品广场即将开放" in html  # the feed placeholder, until an app registers a section
+    # The works app registers the feed as a home section, which replaces the placeholder.
+    assert "作品广场即将开放" not in html
+    assert "works/works.css" in html
 
 
 def test_layout_has_nav_footer_and_account_links(client: Client) -> None:
