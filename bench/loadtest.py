@@ -138,7 +138,7 @@ def prepare(env: dict[str, str], *, works: int, members: int, demo: bool, migrat
     result = subprocess.run(command, env=env, cwd=env["LINGJING_DATA_DIR"], capture_output=True, text=True,
                             timeout=1800, check=False)  # fmt: skip
     if result.returncode != 0:
-        raise SystemExit(f"seeding failed:\n{result.stderr[-3000:]}")
+        raise SystemExit(f"seeding failed:\n{result.stderr[:2500]}\n…\n{result.stderr[-2500:]}")
     return dict(json.loads(fixture.read_text()))
 
 
