@@ -400,10 +400,12 @@ def measure(server: Server, fixture: dict[str, Any], *, rate: float, duration: f
         outcomes, elapsed = asyncio.run(drive(server.base, health, rate))
         result["baseline"] = summarise(outcomes, elapsed, rate)
         result["baseline"]["server_cpu_cores"] = (server.cpu_seconds() - cpu) / elapsed
+        _cpu_per_answer(result["baseline"], elapsed)
     cpu = server.cpu_seconds()
     outcomes, elapsed = asyncio.run(drive(server.base, plan(int(rate * duration), fixture, statics, rng), rate))
     result["mix"] = summarise(outcomes, elapsed, rate)
     result["mix"]["server_cpu_cores"] = (server.cpu_seconds() - cpu) / elapsed
+    _cpu_per_answer(result["mix"], elapsed)
     result["load_after"] = os.getloadavg()[0]
     mix = result["mix"]
     result["met"] = {
@@ -414,6 +416,14 @@ def measure(server: Server, fixture: dict[str, Any], *, rate: float, duration: f
     if "baseline" in result:
         result["p95_ratio_to_baseline"] = mix["p95_ms"] / max(result["baseline"]["p95_ms"], 1e-3)
     return result
+
+
+def _cpu_per_answer(phase: dict[str, Any], elapsed: float) -> None:
+    """Server CPU per answered request — steadier than latency on a shared machine — and the rate two fully
+    available cores could sustain at that cost."""
+    answered = max(1, phase["requests"] - phase["error_statuses"].get("no answer", 0))
+    phase["server_cpu_ms_per_answer"] = phase["server_cpu_cores"] * elapsed / answered * 1000
+    phase["capacity_rps_2_cores"] = 2000 / max(phase["server_cpu_ms_per_answer"], 1e-3)
 
 
 def report(result: dict[str, Any]) -> str:
@@ -428,7 +438,8 @@ def report(result: dict[str, Any]) -> str:
             f"{phase:8}: {r['requests']} requests, {r['achieved_rps']:.1f}/{r['planned_rps']:.0f} req/s, "
             f"p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, max {r['max_ms']:.0f} ms, "
             f"errors {r['errors']} ({r['error_rate'] * 100:.2f} %{statuses}), "
-            f"server CPU {r['server_cpu_cores']:.2f} cores"
+            f"server CPU {r['server_cpu_cores']:.2f} cores, {r.get('server_cpu_ms_per_answer', 0):.1f} ms per answer "
+            f"(2 cores: ≈ {r.get('capacity_rps_2_cores', 0):.0f} req/s)"
         )  # fmt: skip
     lines.append("mix by endpoint: " + ", ".join(
         f"{name} {e['n']}× p95 {e['p95_ms']:.0f} ms" for name, e in result["mix"]["endpoints"].items()))  # fmt: skip
