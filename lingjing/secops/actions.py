@@ -117,9 +117,6 @@ def do_log_request_refusal(request: Any, *, kind: str, limit_name: str, user_key
 
 # --- incidents ----------------------------------------------------------------------------------------------
 
-INCIDENT_TEXT_FIELDS = ("title", "summary", "impact", "measures", "advice", "remedies", "cause")
-
-
 def _next_ref(drill: bool, now: dt.datetime) -> str:
     prefix = f"{'DRILL' if drill else 'SEC'}-{timezone.localtime(now):%Y%m%d}-"
     taken = Incident.objects.filter(ref__startswith=prefix).count()
@@ -142,30 +139,6 @@ def do_record_incident(*, acting_user: Any, drill: bool = False, **values: Any) 
                         "systems": list(incident.systems), "categories": list(incident.categories)})
         _save_report(incident, ReportStage.INITIAL, build_report(incident, ReportStage.INITIAL), acting_user)
     return incident
-
-
-def do_update_incident(incident: Incident, *, acting_user: Any, **values: Any) -> Incident:
-    from lingjing.secops.incidents import build_report, validate_incident
-
-    unknown = set(values) - {*INCIDENT_TEXT_FIELDS, "kind", "level", "scope", "systems", "categories",
-                             "occurred_from", "occurred_to", "discovered_at"}
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
-    merged = {f: getattr(incident, f) for f in ("kind", "level", "scope", "systems", "categories", "discovered_at",
-                                                "occurred_from", "occurred_to", *INCIDENT_TEXT_FIELDS)}
-    merged.update(values)
-    validate_incident(merged)
-    with transaction.atomic(durable=True):
-        locked = Incident.objects.select_for_update().get(pk=incident.pk)
-        for name, value in values.items():
-            setattr(locked, name, value)
-        locked.updated_at = timezone.now()
-        locked.save()
-        record(AuditEvent.INCIDENT_UPDATED, acting_user=acting_user, obj=locked, details={"fields": sorted(values)})
-        for report in locked.reports.filter(submitted_at__isnull=True):
-            _save_report(locked, ReportStage(report.stage), build_report(locked, ReportStage(report.stage)),
-                         acting_user)
-    return locked
 
 
 def _save_report(incident: Incident, stage: ReportStage, draft: Mapping[str, Any], acting_user: Any) -> IncidentReport:
@@ -371,13 +344,6 @@ def do_log_personal_read(grant: StaffAccessGrant, *, fields: list[str], records:
         StaffAccessGrant.objects.filter(pk=grant.pk).update(reads=F("reads") + 1)
         record(AuditEvent.STAFF_PERSONAL_READ, acting_user=acting_user, subject=f"u:{locked.subject_id}", obj=locked,
                details={"purpose": locked.purpose, "fields": sorted(set(fields)), "records": records})
-
-
-def do_revoke_staff_access(grant: StaffAccessGrant, *, acting_user: Any) -> None:
-    with transaction.atomic(durable=True):
-        if StaffAccessGrant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
-            record(AuditEvent.STAFF_ACCESS_GRANTED, acting_user=acting_user, subject=f"u:{grant.subject_id}",
-                   obj=grant, details={"revoked": True})
 
 
 def do_acknowledge_training(staff: Any, *, version: str, acting_user: Any) -> TrainingAcknowledgement:

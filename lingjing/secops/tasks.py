@@ -30,12 +30,3 @@ def handle_incident(incident_id: str, acting_user_id: str | None = None) -> dict
     done = handle(incident, acting_user=acting_user)
     return {"affected": done.affected, "notified": done.notified, "unreachable": done.unreachable,
             "announcement": done.announcement}
-
-
-@task(queue_name="notify")
-def track_deliveries(incident_id: str) -> int:
-    from lingjing.secops.models import Incident
-    from lingjing.secops.notices import track
-
-    incident = Incident.objects.filter(pk=incident_id).first()
-    return track(incident) if incident is not None else 0
