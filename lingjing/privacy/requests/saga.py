@@ -258,8 +258,10 @@ def run_saga(request_id: str | uuid.UUID, *, stop_after: int | None = None) -> s
     req = RightsRequest.objects.filter(pk=request_id, type=RequestType.CANCEL_ACCOUNT).first()
     if req is None or req.user_id is None:
         return "missing"
-    if req.status != RequestStatus.IN_PROGRESS and not ErasureSaga.objects.filter(request_id=req.pk).exists():
-        return "not_due"  # withdrawn or refused before it started
+    started = ErasureSaga.objects.filter(request_id=req.pk).exists()
+    if not started and (req.status != RequestStatus.IN_PROGRESS
+                        or (req.grace_until is not None and req.grace_until > timezone.now())):
+        return "not_due"  # withdrawn or refused before it started, or still inside the undo window
     saga = open_saga(req)
     if saga.status == SagaStatus.FINISHED:
         return SagaStatus.FINISHED

@@ -396,6 +396,7 @@ def test_requests_for_others_a_guardian_for_a_child_and_a_verified_relative_for_
     session["lj_flow_guardian_proven"] = {"v": "+8613900000006", "t": time.time()}
     session.save()
     consent = child.guardian_consents.get()
+    assert f"/privacy/requests/guardian/{consent.pk}" in guardian.get("/privacy/requests").content.decode()
     made = guardian.post(f"/privacy/requests/guardian/{consent.pk}?type=explanation", {"type": "explanation"})
     req = RightsRequest.objects.get(user=child)
     assert made.status_code == 302 and req.requester_kind == "guardian" and req.status == RequestStatus.COMPLETED

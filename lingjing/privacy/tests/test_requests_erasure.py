@@ -295,3 +295,12 @@ def test_withdrawing_after_the_saga_started_is_refused() -> None:
     saga.open_saga(req)
     with pytest.raises(InvalidTransition):
         do_withdraw_request(req, acting_user=user)
+
+
+def test_a_saga_does_not_start_inside_the_undo_window() -> None:
+    user = make_user("+8613900000001", "alice")
+    req = _cancel(user)
+    assert saga.run_saga(req.pk) == "not_due"
+    assert not ErasureSaga.objects.filter(request_id=req.pk).exists()
+    user.refresh_from_db()
+    assert user.status == UserStatus.CLOSING

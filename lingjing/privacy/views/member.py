@@ -100,8 +100,14 @@ def my_data(request: HttpRequest) -> HttpResponse:
 def request_list(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
     rows = list(visible_requests(viewer)[:200]) if viewer.anyone else []
+    children: list[Any] = []
+    if viewer.guardian_index:  # a guardian proven on the guardian page: their children, to request for
+        from lingjing.children.access import guardian_children, proven_guardian_phone
+
+        phone = proven_guardian_phone(request)
+        children = [c for c in guardian_children(phone) if c.child is not None] if phone else []
     return render(request, "privacy/requests/list.html", {
-        "rows": rows, "types": _types(_lang(request)), "viewer": viewer,
+        "rows": rows, "types": _types(_lang(request)), "viewer": viewer, "children": children,
     })
 
 
