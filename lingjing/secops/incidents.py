@@ -248,6 +248,11 @@ def notice_counts(incident: Incident) -> dict[str, Any]:
     return {"people_told": told, "by_channel": by_channel}
 
 
+def _local(at: dt.datetime) -> str:
+    """Beijing time, as a regulator reads it: ``2026-11-29 18:23``."""
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
+
+
 def build_report(incident: Incident, stage: ReportStage) -> dict[str, Any]:
     """The draft: structured content (kept with the report) and its text (Chinese, the regulator's language)."""
     from lingjing.secops.models import IncidentAnnouncement
@@ -267,9 +272,9 @@ def build_report(incident: Incident, stage: ReportStage) -> dict[str, Any]:
         "kind": incident.get_kind_display(),
         "level": incident.get_level_display(),
         "suggested_level": suggested_level(affected).label,
-        "discovered_at": timezone.localtime(incident.discovered_at).isoformat(timespec="minutes"),
-        "occurred_from": timezone.localtime(incident.occurred_from).isoformat(timespec="minutes"),
-        "occurred_to": timezone.localtime(incident.occurred_to).isoformat(timespec="minutes"),
+        "discovered_at": _local(incident.discovered_at),
+        "occurred_from": _local(incident.occurred_from),
+        "occurred_to": _local(incident.occurred_to),
         "systems": [systems.get(s, s) for s in incident.systems],
         "categories": [CATEGORIES[c].label.zh for c in categories],
         "sensitive_categories": [CATEGORIES[c].label.zh for c in sensitive],
@@ -284,10 +289,10 @@ def build_report(incident: Incident, stage: ReportStage) -> dict[str, Any]:
         "advice": incident.advice,
         "cause": incident.cause,
         "status": incident.get_status_display(),
-        "closed_at": timezone.localtime(incident.closed_at).isoformat(timespec="minutes") if incident.closed_at else "",
+        "closed_at": _local(incident.closed_at) if incident.closed_at else "",
     }
     due = report_due(incident, stage)
-    content["due_at"] = timezone.localtime(due).isoformat(timespec="minutes") if due else ""
+    content["due_at"] = _local(due) if due else ""
     template = "secops/report_initial.txt" if stage == ReportStage.INITIAL else "secops/report_summary.txt"
     text = render_to_string(template, {"c": content})
     return {"due_at": due, "content": content, "text": text.strip() + "\n"}

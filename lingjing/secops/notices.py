@@ -36,11 +36,15 @@ def notify_installed() -> bool:
     return apps.is_installed("lingjing.notify")
 
 
+def _marked(incident: Incident, text: str) -> str:
+    """A drill's text starts with the drill mark (once)."""
+    return text if not incident.drill or text.startswith(DRILL_MARK) else DRILL_MARK + text
+
+
 def notice_context(incident: Incident, categories: list[str]) -> dict[str, str]:
-    mark = DRILL_MARK if incident.drill else ""
     kinds = "、".join(CATEGORIES[c].label.zh for c in categories if c in CATEGORIES) or "您的个人信息"
     return {
-        "what": f"{mark}{incident.summary}（涉及您的个人信息：{kinds}）",
+        "what": _marked(incident, f"{incident.summary}（涉及您的个人信息：{kinds}）"),
         "impact": incident.impact,
         "measures": incident.measures,
         "advice": incident.advice or DEFAULT_ADVICE[0],
@@ -112,8 +116,7 @@ def _drill(incident: Incident, user: Any, context: dict[str, str], now: Any) -> 
 def _console_sms(incident: Incident, phone: str, context: dict[str, str]) -> None:
     from lingjing.core.outbox import append_jsonl
 
-    mark = DRILL_MARK if incident.drill else ""
-    text = (f"{mark}【灵境】个人信息安全事件告知：{context['what']} 可能的影响：{context['impact']} "
+    text = (f"【灵境】个人信息安全事件告知：{context['what']} 可能的影响：{context['impact']} "
             f"我们的措施：{context['measures']} 您可以：{context['advice']} 联系我们：{context['contact']}")
     append_jsonl("sms.jsonl", {"to": phone, "text": text, "kind": "incident", "incident": incident.ref})
 
@@ -167,12 +170,12 @@ def track(incident: Incident) -> int:
 
 
 def announcement_text(incident: Incident) -> dict[str, str]:
-    mark = DRILL_MARK if incident.drill else ""
     kinds = "、".join(CATEGORIES[c].label.zh for c in incident.categories if c in CATEGORIES) or "个人信息"
     kinds_en = ", ".join(CATEGORIES[c].label.en for c in incident.categories if c in CATEGORIES) or "personal data"
     contact = settings.LINGJING_CONTROLLER["email"]
     body_zh = (
-        f"{mark}发生了什么：{incident.summary}\n涉及的个人信息：{kinds}\n可能的影响：{incident.impact}\n"
+        f"{DRILL_MARK if incident.drill else ''}发生了什么：{incident.summary}\n涉及的个人信息：{kinds}\n"
+        f"可能的影响：{incident.impact}\n"
         f"我们已采取或将要采取的措施：{incident.measures}\n"
         f"您可以：{incident.advice or DEFAULT_ADVICE[0]}\n"
         f"补救措施：{incident.remedies or DEFAULT_REMEDIES[0]}\n联系我们：平台客服或 {contact}"
@@ -185,7 +188,7 @@ def announcement_text(incident: Incident) -> dict[str, str]:
         f"Contact: customer service on the platform or {contact}"
     )
     return {
-        "title_zh": f"{mark}个人信息安全事件公告（{incident.ref}）",
+        "title_zh": _marked(incident, f"个人信息安全事件公告（{incident.ref}）"),
         "title_en": f"{'[Drill] ' if incident.drill else ''}Personal information security incident ({incident.ref})",
         "body_zh": body_zh,
         "body_en": body_en,
