@@ -38,6 +38,10 @@ def has_consent(user_or_none: Any, purpose: str, request: HttpRequest | None = N
         return False
     user = user_or_none
     if user is not None and getattr(user, "is_authenticated", False):
+        from lingjing.privacy.requests.restriction import is_restricted
+
+        if is_restricted(user, purpose):  # a restriction request (NDR art. 21) outranks any consent
+            return False
         state = ConsentState.objects.filter(user_id=user.pk, purpose=row).only("granted").first()
         if state is not None:
             return state.granted

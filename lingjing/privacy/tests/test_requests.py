@@ -293,6 +293,21 @@ def test_restriction_takes_effect_at_once_everywhere_it_is_asked_and_can_be_lift
     assert not is_restricted(alice, "rights") and not is_restricted(alice, "compliance")
 
 
+def test_a_restriction_switches_off_a_granted_consent_through_the_one_consent_check() -> None:
+    from lingjing.consent.actions import do_set_consent
+    from lingjing.consent.service import has_consent
+
+    alice = make_user("+8613900000001", "alice")
+    do_set_consent(alice, "search_history", True, method="settings", acting_user=alice)
+    assert has_consent(alice, "search_history")
+    client, auth = Client(), _bearer(alice)
+    body = _post(client, {"type": "restriction", "purposes": ["search"]}, auth).json()
+    assert body["status"] == "completed"
+    assert not has_consent(alice, "search_history")
+    client.post(f"/api/v1/privacy/requests/{body['id']}/cancel", headers=auth)
+    assert has_consent(alice, "search_history")
+
+
 def test_consent_withdrawal_takes_effect_at_once() -> None:
     from lingjing.consent.actions import do_set_consent
     from lingjing.consent.service import has_consent
