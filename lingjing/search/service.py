@@ -2,13 +2,13 @@
 
 Ranking (:func:`search`)
 ------------------------
-1. The backend returns the newest :data:`CANDIDATES` works that hold the query as a substring, each with its text
+1. The backend takes the newest :data:`CANDIDATES` works that hold the query as a substring, each with its text
    relevance (FTS5 ``bm25`` / PostgreSQL ``ts_rank``). Taking the newest matches first bounds the cost of very
    common queries (a single frequent character matches a large share of all works) while every rarer query is
    ranked over all of its matches.
-2. Each candidate is scored ``0.6 × relevance (scaled to the best candidate) × (1 + 0.5 × share of the query's
-   jieba words that are whole words of the work) + 0.4 × freshness``, freshness halving every
-   :data:`FRESH_HALF_LIFE_DAYS` days since publishing.
+2. It scores them in the same SQL statement (``backends.base``): relevance scaled to the best candidate, raised by
+   the share of the query's jieba words that are whole words of the work, plus freshness (halving after
+   ``FRESH_DAYS`` days), and returns the page's slice — no candidate crosses into Python.
 3. When fewer than a page of works hold the substring, works holding all of the query's jieba words in any order
    are appended (ranked the same way, after the substring matches).
 4. The page's works are loaded as cards in one query (``works.feed.cards_for_ids``) and their titles highlighted
@@ -22,32 +22,19 @@ in every case one pseudonymous count goes to the security log, never the query t
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils import timezone
 
-from lingjing.search.backends import Candidate, get_backend
-from lingjing.search.text import Query, highlight, needles, parse_query, word_overlap
+from lingjing.search.backends import get_backend
+from lingjing.search.text import Query, highlight, needles, parse_query
 
 PAGE_SIZE = 20
 CANDIDATES = 300
 MAX_PAGES = CANDIDATES // PAGE_SIZE
-FRESH_HALF_LIFE_DAYS = 30.0
-RELEVANCE_SHARE = 0.6
-WORD_BONUS = 0.5
 HISTORY_PURPOSE = "search_history"
-
-
-@dataclass
-class Hit:
-    work_id: uuid.UUID | str
-    score: float
-    exact: bool  # the work holds the query as a substring (else: its words, in another order)
 
 
 @dataclass
@@ -56,33 +43,21 @@ class SearchPage:
     page: int
     items: list[dict[str, Any]]
     next_page: int | None
-    total: int  # ranked results available (at most CANDIDATES)
+    total: int  # ranked results available (at most CANDIDATES, plus widened ones)
 
 
-def rank(query: Query, candidates: list[Candidate], *, now: dt.datetime | None = None) -> list[Hit]:
-    now = now or timezone.now()
-    best = max((c.relevance for c in candidates), default=1.0) or 1.0
-    hits = []
-    for c in candidates:
-        relevance = (c.relevance / best) * (1.0 + WORD_BONUS * word_overlap(query, c.words))
-        age_days = max((now - c.published_at).total_seconds(), 0.0) / 86400
-        fresh = math.pow(0.5, age_days / FRESH_HALF_LIFE_DAYS)
-        hits.append(Hit(c.work_id, RELEVANCE_SHARE * relevance + (1 - RELEVANCE_SHARE) * fresh, True))
-    hits.sort(key=lambda h: -h.score)
-    return hits
-
-
-def ranked_hits(query: Query) -> list[Hit]:
-    """Every result of a query in order (at most CANDIDATES): substring matches, then widened ones."""
+def ranked_ids(query: Query, *, offset: int, limit: int) -> tuple[list[uuid.UUID | str], int]:
+    """A slice of a query's results and their number: substring matches, then (when there are fewer than a page)
+    the works holding all of the query's words."""
     backend = get_backend()
-    hits = rank(query, backend.candidates(query, CANDIDATES))
-    if len(hits) < PAGE_SIZE:
-        seen = {h.work_id for h in hits}
-        extra = [c for c in backend.candidates(query, CANDIDATES, widen=True) if c.work_id not in seen]
-        for hit in rank(query, extra):
-            hit.exact = False
-            hits.append(hit)
-    return hits[:CANDIDATES]
+    exact = backend.ranked(query, offset=offset, limit=limit, candidates=CANDIDATES)
+    if exact.total >= PAGE_SIZE:
+        return exact.work_ids, exact.total
+    first = exact if offset == 0 else backend.ranked(query, offset=0, limit=PAGE_SIZE, candidates=CANDIDATES)
+    seen = set(first.work_ids)
+    wider = backend.ranked(query, offset=0, limit=CANDIDATES, candidates=CANDIDATES, widen=True)
+    combined = [*first.work_ids, *(w for w in wider.work_ids if w not in seen)][:CANDIDATES]
+    return combined[offset:offset + limit], len(combined)
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID:
@@ -103,15 +78,14 @@ def search(raw: str, *, page: Any = 1, viewer: Any = None) -> SearchPage:
     n = _page_number(page)
     if not query:
         return SearchPage(query, n, [], None, 0)
-    hits = ranked_hits(query)
     start = (n - 1) * PAGE_SIZE
-    chunk = hits[start:start + PAGE_SIZE]
-    items = cards_for_ids([_uuid(h.work_id) for h in chunk], viewer)
+    ids, total = ranked_ids(query, offset=start, limit=PAGE_SIZE)
+    items = cards_for_ids([_uuid(i) for i in ids], viewer)
     marks = needles(query)
     for item in items:
         item["highlight"] = str(highlight(item["title"], marks))
-    next_page = n + 1 if len(hits) > start + PAGE_SIZE and n < MAX_PAGES else None
-    return SearchPage(query, n, items, next_page, len(hits))
+    next_page = n + 1 if total > start + PAGE_SIZE and n < MAX_PAGES else None
+    return SearchPage(query, n, items, next_page, total)
 
 
 def match_work_ids(raw: str) -> list[uuid.UUID]:

@@ -258,13 +258,9 @@ def tsvector_literal(tokens: Tokens) -> str:
     return " ".join(f"{_lexeme(t)}:{','.join(p[:256])}" for t, p in positions.items())
 
 
-def word_overlap(query: Query, doc_words: str) -> float:
-    """The share of the query's jieba words that are whole words of the document (0..1), for ranking."""
-    wanted = [w for c in query.clauses for w in c.words]
-    if not wanted:
-        return 0.0
-    have = set(doc_words.split())
-    return sum(1 for w in wanted if w in have) / len(wanted)
+def query_words(query: Query) -> list[str]:
+    """The query's jieba words (ranking: how many are whole words of a document), without repeats."""
+    return list(dict.fromkeys(w for c in query.clauses for w in c.words))
 
 
 # --- highlighting -----------------------------------------------------------------------------------------

@@ -114,9 +114,9 @@ def detail_dict(request: HttpRequest, work: Work) -> dict[str, Any]:
     from lingjing.studio.actions import chosen_outputs
     from lingjing.studio.models import AssetKind
 
-    listed = feeds.public_works().filter(pk=work.pk).first()
-    if listed is not None:
-        data = feeds.cards([listed], request.user)[0]
+    listed = feeds.cards_for_ids([work.pk], request.user)
+    if listed:
+        data = listed[0]
     else:  # the author reading a draft: no counts, no public URL yet
         data = feeds.work_dict(work) | {"tags": list(work.tags), "likes": 0, "comments": 0, "liked": None,
                                         "url": "", "cover_url": None}

@@ -72,8 +72,8 @@ def detail(request: HttpRequest, work_id: uuid.UUID) -> HttpResponse:
     from lingjing.studio.models import AssetKind
 
     work = access_work(request.user, work_id)
-    listed = feeds.public_works().filter(pk=work.pk).first()
-    card = feeds.cards([listed], request.user)[0] if listed is not None else None
+    listed = feeds.cards_for_ids([work.pk], request.user)
+    card = listed[0] if listed else None
     chosen = chosen_outputs(work)
     pages = sorted((a for a in chosen.values() if a.kind == AssetKind.PAGE), key=lambda a: a.meta.get("page", 0))
     is_author = request.user.is_authenticated and work.author_id == request.user.pk

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils.module_loading import import_string
 
-from lingjing.search.backends.base import Candidate, SearchBackend
+from lingjing.search.backends.base import Ranked, SearchBackend
 
-__all__ = ["Candidate", "SearchBackend", "get_backend"]
+__all__ = ["Ranked", "SearchBackend", "get_backend"]
 
 
 @lru_cache(maxsize=4)

@@ -10,7 +10,6 @@ its triggers did it; PostgreSQL: the vector). A backend outside the database wou
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -20,15 +19,22 @@ if TYPE_CHECKING:
     from lingjing.search.text import Query
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A matching document: ``relevance`` is the backend's text score, higher is better (any positive scale)."""
+# The ranking every backend applies (in its own SQL, so no candidate crosses into Python):
+#   score = RELEVANCE_SHARE × relevance ÷ the best candidate's relevance × (1 + WORD_BONUS × word overlap)
+#         + (1 − RELEVANCE_SHARE) ÷ (1 + age in days ÷ FRESH_DAYS)
+# relevance: FTS5 bm25 / PostgreSQL ts_rank; word overlap: the share of the query's jieba words that are whole
+# words of the document; freshness halves after FRESH_DAYS days.
+RELEVANCE_SHARE = 0.6
+WORD_BONUS = 0.5
+FRESH_DAYS = 30.0
 
-    doc_id: int
-    work_id: uuid.UUID | str  # a backend may hand back the stored form; ``service`` makes UUIDs of what it shows
-    relevance: float
-    published_at: dt.datetime
-    words: str = ""  # the document's jieba words (for ranking)
+
+@dataclass(frozen=True)
+class Ranked:
+    """One slice of a query's ranked results, best first, and how many ranked results there are in all."""
+
+    work_ids: list[uuid.UUID | str]  # a backend may hand back the stored form; ``service`` makes UUIDs of them
+    total: int
 
 
 class SearchBackend(Protocol):
@@ -43,9 +49,9 @@ class SearchBackend(Protocol):
     def document_saved(self, doc: SearchDocument) -> None:
         """The row was inserted or updated in the current transaction."""
 
-    def candidates(self, query: Query, limit: int, *, widen: bool = False) -> list[Candidate]:
-        """The newest ``limit`` documents holding the query as a substring, each with its text relevance;
-        ``widen``: instead those holding all of the query's jieba words, in any order."""
+    def ranked(self, query: Query, *, offset: int, limit: int, candidates: int, widen: bool = False) -> Ranked:
+        """Of the newest ``candidates`` documents holding the query as a substring (``widen``: holding all of its
+        jieba words, in any order), the slice ``offset:offset + limit`` by the ranking above."""
 
     def match_work_ids(self, query: Query) -> list[uuid.UUID]:
         """Every work holding the query as a substring (no limit): for recall checks and tools, not pages."""

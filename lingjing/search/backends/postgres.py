@@ -17,16 +17,31 @@ import uuid
 from django.db import connection
 
 from lingjing.search import schema
-from lingjing.search.backends.base import Candidate
+from lingjing.search.backends.base import FRESH_DAYS, RELEVANCE_SHARE, WORD_BONUS, Ranked
 from lingjing.search.models import SearchDocument
 from lingjing.search.schema import GIN_INDEX, TABLE
-from lingjing.search.text import Query, Tokens, tsquery_literal, tsquery_words_literal, tsvector_literal
+from lingjing.search.text import Query, Tokens, query_words, tsquery_literal, tsquery_words_literal, tsvector_literal
 
-# ts_rank weights for {D, C, B, A}: words, unigrams, bigrams, trigrams. Parameters: the tsquery, the limit.
+# The candidates: the newest matches with their ts_rank relevance (weights for {D, C, B, A}: words, unigrams,
+# bigrams, trigrams). Parameters: the tsquery, the number of candidates.
 CANDIDATES_SQL = (
-    "SELECT id, work_id, ts_rank('{0.1, 0.2, 0.4, 1.0}', tsv, q), published_at, words "
+    "SELECT id, work_id, ts_rank('{0.1, 0.2, 0.4, 1.0}', tsv, q) AS rel, published_at, words "
     "FROM search_searchdocument, CAST(%s AS tsquery) q WHERE tsv @@ q ORDER BY id DESC LIMIT %s"
 )
+
+
+def ranked_sql(words: int) -> str:
+    """As ``backends.sqlite.ranked_sql``: the candidates ranked by ``base``'s formula and sliced."""
+    overlap = " + ".join(["(position(' ' || %s || ' ' in ' ' || words || ' ') > 0)::int"] * words) or "0"
+    # Only constants and placeholders go into this text.
+    return (
+        f"WITH c AS ({CANDIDATES_SQL}) "  # noqa: S608
+        f"SELECT work_id, count(*) OVER () AS total, "
+        f"COALESCE(rel / NULLIF(max(rel) OVER (), 0), 0) * {RELEVANCE_SHARE} "
+        f"* (1 + {WORD_BONUS} * ({overlap}) / {max(words, 1)}.0) "
+        f"+ {1 - RELEVANCE_SHARE} / (1 + EXTRACT(EPOCH FROM (now() - published_at)) / 86400.0 / {FRESH_DAYS}) "
+        f"AS score FROM c ORDER BY score DESC, id DESC LIMIT %s OFFSET %s"
+    )
 
 
 class PostgresBackend:
@@ -68,15 +83,17 @@ class PostgresBackend:
             cursor.execute("UPDATE search_searchdocument SET tsv = CAST(%s AS tsvector) WHERE id = %s",
                            [vector, doc.pk])
 
-    def candidates(self, query: Query, limit: int, *, widen: bool = False) -> list[Candidate]:
+    def ranked(self, query: Query, *, offset: int, limit: int, candidates: int, widen: bool = False) -> Ranked:
         literal = tsquery_words_literal(query) if widen else tsquery_literal(query)
         if not literal:
-            return []
+            return Ranked([], 0)
+        words = query_words(query)
         with connection.cursor() as cursor:
-            cursor.execute(CANDIDATES_SQL, [literal, int(limit)])
+            cursor.execute(ranked_sql(len(words)), [literal, int(candidates), *words, int(limit), int(offset)])
             rows = cursor.fetchall()
-        return [Candidate(doc_id, work_id, max(float(rank), 1e-9), published_at, words)
-                for doc_id, work_id, rank, published_at, words in rows]
+        if not rows and offset:
+            return Ranked([], self.ranked(query, offset=0, limit=1, candidates=candidates, widen=widen).total)
+        return Ranked([work_id for work_id, _total, _score in rows], rows[0][1] if rows else 0)
 
     def match_work_ids(self, query: Query) -> list[uuid.UUID]:
         literal = tsquery_literal(query)

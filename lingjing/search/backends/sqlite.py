@@ -14,23 +14,21 @@ reports missing triggers, ``lingjing search rebuild`` restores them and rebuilds
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from django.db import connection
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from lingjing.search import schema
-from lingjing.search.backends.base import Candidate
+from lingjing.search.backends.base import FRESH_DAYS, RELEVANCE_SHARE, WORD_BONUS, Ranked
 from lingjing.search.models import SearchDocument
 from lingjing.search.schema import FTS, TRIGGERS
-from lingjing.search.text import Query, fts5_expression, fts5_words_expression
+from lingjing.search.text import Query, fts5_expression, fts5_words_expression, query_words
 
-# The one statement a page of results costs (the benchmark runs it raw as its baseline). Parameters: the MATCH
-# expression and the number of candidates. bm25 weights: words, unigrams, bigrams, trigrams.
+# The candidates of a query: the newest matches with their bm25 relevance (weights: words, unigrams, bigrams,
+# trigrams). Parameters: the MATCH expression, the number of candidates. The benchmark runs it raw as its baseline.
 CANDIDATES_SQL = (
-    "SELECT d.id, d.work_id, -bm25(search_fts, 1.0, 1.0, 2.0, 3.0), d.published_at, d.words "
+    "SELECT d.id AS id, d.work_id AS work_id, -bm25(search_fts, 1.0, 1.0, 2.0, 3.0) AS rel, "
+    "d.published_at AS published_at, d.words AS words "
     "FROM search_fts JOIN search_searchdocument d ON d.id = search_fts.rowid "
     "WHERE search_fts MATCH %s ORDER BY search_fts.rowid DESC LIMIT %s"
 )
@@ -38,6 +36,22 @@ MATCH_SQL = (
     "SELECT d.work_id FROM search_fts JOIN search_searchdocument d ON d.id = search_fts.rowid "
     "WHERE search_fts MATCH %s"
 )
+
+
+def ranked_sql(words: int) -> str:
+    """The candidates ranked (``base``'s formula) and sliced, in one statement. Parameters: the MATCH
+    expression, the number of candidates, each of the ``words`` query words, the limit, the offset. Only
+    placeholders and the module's own constants go into the text."""
+    overlap = " + ".join(["(instr(' ' || words || ' ', ' ' || %s || ' ') > 0)"] * words) or "0"
+    # Only constants and placeholders go into this text.
+    return (
+        f"WITH c AS ({CANDIDATES_SQL}) "  # noqa: S608
+        f"SELECT work_id, count(*) OVER () AS total, "
+        f"COALESCE(rel / NULLIF(max(rel) OVER (), 0), 0) * {RELEVANCE_SHARE} "
+        f"* (1 + {WORD_BONUS} * ({overlap}) / {max(words, 1)}.0) "
+        f"+ {1 - RELEVANCE_SHARE} / (1 + (julianday('now') - julianday(published_at)) / {FRESH_DAYS}) AS score "
+        f"FROM c ORDER BY score DESC, id DESC LIMIT %s OFFSET %s"
+    )
 
 
 class SqliteFts5Backend:
@@ -60,16 +74,18 @@ class SqliteFts5Backend:
     def document_saved(self, doc: SearchDocument) -> None:
         return None  # the triggers did it
 
-    def candidates(self, query: Query, limit: int, *, widen: bool = False) -> list[Candidate]:
+    def ranked(self, query: Query, *, offset: int, limit: int, candidates: int, widen: bool = False) -> Ranked:
         expression = fts5_words_expression(query) if widen else fts5_expression(query)
         if not expression:
-            return []
+            return Ranked([], 0)
+        words = query_words(query)
         with connection.cursor() as cursor:
-            cursor.execute(CANDIDATES_SQL, [expression, int(limit)])
+            cursor.execute(ranked_sql(len(words)), [expression, int(candidates), *words, int(limit), int(offset)])
             rows = cursor.fetchall()
-        # work ids stay as stored (hex text) here: only the page's twenty become UUIDs (service.search)
-        return [Candidate(doc_id, work_id, max(float(relevance), 1e-9), _datetime(published_at), words)
-                for doc_id, work_id, relevance, published_at, words in rows]
+        if not rows and offset:  # past the end: the total still counts
+            return Ranked([], self.ranked(query, offset=0, limit=1, candidates=candidates, widen=widen).total)
+        # work ids stay as stored (hex text): only the page's become UUIDs (service.search)
+        return Ranked([work_id for work_id, _total, _score in rows], rows[0][1] if rows else 0)
 
     def match_work_ids(self, query: Query) -> list[uuid.UUID]:
         expression = fts5_expression(query)
@@ -90,13 +106,3 @@ class SqliteFts5Backend:
 
 def _uuid(value: object) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
-def _datetime(value: object) -> dt.datetime:
-    """SQLite hands back Django's stored text (UTC, naive)."""
-    if isinstance(value, dt.datetime):
-        return value if timezone.is_aware(value) else value.replace(tzinfo=dt.UTC)
-    parsed = parse_datetime(str(value))
-    if parsed is None:
-        raise ValueError(f"not a datetime: {value!r}")
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)

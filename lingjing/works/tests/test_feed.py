@@ -94,14 +94,16 @@ def test_the_work_page_costs_the_same_for_many_shots_pages_and_comments(
     episode = Episode.objects.create(work=work, author=alice, index=0, title="第一集")
     scene = Scene.objects.create(episode=episode, author=alice, index=0)
     now = timezone.now()
+    first_page = None
     for n in range(12):
         shot = Shot(work=work, scene=scene, author=alice, position=n)
         shot.set_lines([{"text": f"台词{n}", "speaker": "李明"}])
         shot.save()
         GeneratedAsset.objects.create(work=work, author=alice, shot=shot, kind="image", slot=f"shot:{shot.pk}:image",
                                       version=1, file=f"works/{work.pk}/i{n}.png", chosen_at=now)
-        GeneratedAsset.objects.create(work=work, author=alice, kind="page", slot=f"page:{n + 1}", version=1,
-                                      file=f"works/{work.pk}/p{n}.png", meta={"page": n + 1}, chosen_at=now)
+        page = GeneratedAsset.objects.create(work=work, author=alice, kind="page", slot=f"page:{n + 1}", version=1,
+                                             file=f"works/{work.pk}/p{n}.png", meta={"page": n + 1}, chosen_at=now)
+        first_page = page if n == 0 else first_page
     for n in range(15):
         do_post_comment(work, make_user(f"reader{n}"), f"评论{n}", acting_user=None)
     client = client_for(bob)
@@ -109,6 +111,9 @@ def test_the_work_page_costs_the_same_for_many_shots_pages_and_comments(
     with django_assert_max_num_queries(20):  # about 10 are the site shell (session, user, notices, banner)
         html = client.get(f"/works/{work.pk}").content.decode()
     assert "台词11" in html and "评论14" in html and html.count("/files/") >= 24
+    card = api(Client(), "get", "/works").json()["items"][0]
+    assert first_page is not None
+    assert card["cover_url"] == f"/works/{work.pk}/files/{first_page.pk}"  # the first comic page is the cover
 
 
 def test_recommended_feed_is_personalised_only_with_consent_and_one_click_turns_it_off(
