@@ -44,6 +44,10 @@ def store(request: Any, settings: Any) -> Iterator[str]:
     else:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
                                        "LOCATION": "lingjing_cache"}}
+        # With REDIS_URL set, migrate created no cache table; this variant needs one.
+        from django.core.management import call_command
+
+        call_command("createcachetable", verbosity=0)
     yield request.param
 
 
