@@ -49,7 +49,15 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture
 def fuzz_headers(db: Any, settings: Any) -> dict[str, str]:
+    from django.db import connection
+
     from lingjing.core.tests.hardening.world import member, token_for
+
+    if connection.vendor == "postgresql":
+        # The in-process WSGI transport makes the pooled PostgreSQL connection reopen inside the test's atomic
+        # block ("Cannot open a new connection in an atomic block"); the fuzz runs on SQLite until the transport
+        # keeps the test connection (docs/testing.md, open findings).
+        pytest.skip("schemathesis in-process transport and the PostgreSQL test transaction (see docs/testing.md)")
 
     settings.LINGJING_RATE_LIMIT_ENABLED = False
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
