@@ -15,7 +15,7 @@ from lingjing.community import actions, recommend
 from lingjing.community.access import access_comment, access_profile, visible_comments
 from lingjing.community.models import Comment
 from lingjing.works.access import access_work
-from lingjing.works.api import OPTIONAL_AUTH, AuthorOut
+from lingjing.works.api import OPTIONAL_AUTH, WorkAuthorOut
 from lingjing.works.feed import author_dict
 from lingjing.works.models import Work
 
@@ -24,61 +24,61 @@ router = Router(tags=["community"])
 COMMENTS_PAGE = 50
 
 
-class CommentOut(Schema):
+class CommunityCommentOut(Schema):
     id: str
     body: str  # sanitised HTML (a few inline tags)
     status: str
     created_at: str
-    author: AuthorOut
+    author: WorkAuthorOut
 
 
-class CommentsOut(Schema):
-    items: list[CommentOut]
+class CommunityCommentsOut(Schema):
+    items: list[CommunityCommentOut]
     next: int | None
 
 
-class CommentIn(Schema):
+class CommunityCommentIn(Schema):
     body: str
 
 
-class LikeOut(Schema):
+class CommunityLikeOut(Schema):
     liked: bool
     likes: int
 
 
-class FollowOut(Schema):
+class CommunityFollowOut(Schema):
     following: bool
     followers: int
 
 
-class ReportIn(Schema):
+class CommunityReportIn(Schema):
     work_id: uuid.UUID
     comment_id: uuid.UUID | None = None
     reason: Literal["spam", "illegal", "porn", "abuse", "infringement", "minors", "other"]
     detail: str = ""
 
 
-class ReportOut(Schema):
+class CommunityReportOut(Schema):
     id: str
     case_status: str
 
 
-class InterestOut(Schema):
+class CommunityInterestOut(Schema):
     tag: str
     weight: float
 
 
-class InterestsOut(Schema):
-    items: list[InterestOut]
+class CommunityInterestsOut(Schema):
+    items: list[CommunityInterestOut]
     learning: bool  # whether new likes and comments are learnt from now (consent, no DNT/GPC, not refused)
     personalised: bool  # the caller's feed choice
 
 
-class FeedChoiceIn(Schema):
+class CommunityFeedChoiceIn(Schema):
     personalised: bool
 
 
-class DeletedOut(Schema):
+class CommunityDeletedOut(Schema):
     deleted: int
 
 
@@ -108,7 +108,7 @@ def comment_dict(comment: Comment) -> dict[str, Any]:
             "created_at": comment.created_at.isoformat(), "author": author_dict(comment.author)}
 
 
-@router.get("/works/{work_id}/comments", response=CommentsOut, auth=OPTIONAL_AUTH, summary="作品评论")
+@router.get("/works/{work_id}/comments", response=CommunityCommentsOut, auth=OPTIONAL_AUTH, summary="作品评论")
 def list_comments(request: HttpRequest, work_id: uuid.UUID, page: int = 1) -> dict[str, Any]:
     work = _public_work(request, work_id)
     page = max(page, 1)
@@ -118,8 +118,8 @@ def list_comments(request: HttpRequest, work_id: uuid.UUID, page: int = 1) -> di
             "next": page + 1 if len(rows) > COMMENTS_PAGE else None}
 
 
-@router.post("/works/{work_id}/comments", response={201: CommentOut}, auth=AUTH, summary="发表评论")
-def post_comment(request: HttpRequest, work_id: uuid.UUID, payload: CommentIn) -> Status[dict[str, Any]]:
+@router.post("/works/{work_id}/comments", response={201: CommunityCommentOut}, auth=AUTH, summary="发表评论")
+def post_comment(request: HttpRequest, work_id: uuid.UUID, payload: CommunityCommentIn) -> Status[dict[str, Any]]:
     """Plain text with a few inline marks (``b i em strong code del`` and http(s) links); anything else is
     removed. The automated filter may hide the comment: ``status`` is then ``hidden`` (see the decision)."""
     work = _public_work(request, work_id)
@@ -149,7 +149,7 @@ def _like_state(request: HttpRequest, work: Work) -> dict[str, Any]:
             "likes": Like.objects.filter(work=work).count()}
 
 
-@router.post("/works/{work_id}/like", response=LikeOut, auth=AUTH, summary="点赞")
+@router.post("/works/{work_id}/like", response=CommunityLikeOut, auth=AUTH, summary="点赞")
 def like(request: HttpRequest, work_id: uuid.UUID) -> dict[str, Any]:
     work = _public_work(request, work_id)
     try:
@@ -160,7 +160,7 @@ def like(request: HttpRequest, work_id: uuid.UUID) -> dict[str, Any]:
     return _like_state(request, work)
 
 
-@router.delete("/works/{work_id}/like", response=LikeOut, auth=AUTH, summary="取消点赞")
+@router.delete("/works/{work_id}/like", response=CommunityLikeOut, auth=AUTH, summary="取消点赞")
 def unlike(request: HttpRequest, work_id: uuid.UUID) -> dict[str, Any]:
     work = _public_work(request, work_id)
     actions.do_unlike_work(request.user, work, learn=recommend.personalisation_allowed(request.user, request),
@@ -175,7 +175,7 @@ def _follow_state(request: HttpRequest, author: Any) -> dict[str, Any]:
             "followers": Follow.objects.filter(followee=author).count()}
 
 
-@router.post("/users/{user_id}/follow", response=FollowOut, auth=AUTH, summary="关注作者")
+@router.post("/users/{user_id}/follow", response=CommunityFollowOut, auth=AUTH, summary="关注作者")
 def follow(request: HttpRequest, user_id: uuid.UUID) -> dict[str, Any]:
     try:
         author = access_profile(request.user, user_id)
@@ -187,7 +187,7 @@ def follow(request: HttpRequest, user_id: uuid.UUID) -> dict[str, Any]:
     return _follow_state(request, author)
 
 
-@router.delete("/users/{user_id}/follow", response=FollowOut, auth=AUTH, summary="取消关注")
+@router.delete("/users/{user_id}/follow", response=CommunityFollowOut, auth=AUTH, summary="取消关注")
 def unfollow(request: HttpRequest, user_id: uuid.UUID) -> dict[str, Any]:
     try:
         author = access_profile(request.user, user_id)
@@ -197,8 +197,8 @@ def unfollow(request: HttpRequest, user_id: uuid.UUID) -> dict[str, Any]:
     return _follow_state(request, author)
 
 
-@router.post("/reports", response={201: ReportOut}, auth=AUTH, summary="举报作品或评论")
-def report(request: HttpRequest, payload: ReportIn) -> Status[dict[str, Any]]:
+@router.post("/reports", response={201: CommunityReportOut}, auth=AUTH, summary="举报作品或评论")
+def report(request: HttpRequest, payload: CommunityReportIn) -> Status[dict[str, Any]]:
     work = _public_work(request, payload.work_id)
     comment = None
     if payload.comment_id is not None:
@@ -213,7 +213,7 @@ def report(request: HttpRequest, payload: ReportIn) -> Status[dict[str, Any]]:
     return Status(201, {"id": str(row.pk), "case_status": row.case.status})
 
 
-@router.get("/me/interests", response=InterestsOut, auth=AUTH, summary="我的兴趣标签")
+@router.get("/me/interests", response=CommunityInterestsOut, auth=AUTH, summary="我的兴趣标签")
 def interests(request: HttpRequest) -> dict[str, Any]:
     """Every interest tag kept about the caller, with its current weight (NDR art. 42: see and delete them)."""
     return {"items": [{"tag": t, "weight": w} for t, w, _ in recommend.interests(request.user)],
@@ -221,12 +221,12 @@ def interests(request: HttpRequest) -> dict[str, Any]:
             "personalised": recommend.prefers_personalised(request.user)}
 
 
-@router.delete("/me/interests", response=DeletedOut, auth=AUTH, summary="删除全部兴趣标签")
+@router.delete("/me/interests", response=CommunityDeletedOut, auth=AUTH, summary="删除全部兴趣标签")
 def delete_interests(request: HttpRequest) -> dict[str, int]:
     return {"deleted": actions.do_delete_interests(request.user, acting_user=request.user)}
 
 
-@router.delete("/me/interests/{tag}", response=DeletedOut, auth=AUTH, summary="删除一个兴趣标签")
+@router.delete("/me/interests/{tag}", response=CommunityDeletedOut, auth=AUTH, summary="删除一个兴趣标签")
 def delete_interest(request: HttpRequest, tag: str) -> dict[str, int]:
     count = actions.do_delete_interests(request.user, tags=[tag], acting_user=request.user)
     if not count:
@@ -234,7 +234,7 @@ def delete_interest(request: HttpRequest, tag: str) -> dict[str, int]:
     return {"deleted": count}
 
 
-@router.put("/me/feed-preference", response=FeedChoiceIn, auth=AUTH, summary="推荐方式（个性化或非个性化）")
-def feed_preference(request: HttpRequest, payload: FeedChoiceIn) -> dict[str, bool]:
+@router.put("/me/feed-preference", response=CommunityFeedChoiceIn, auth=AUTH, summary="推荐方式（个性化或非个性化）")
+def feed_preference(request: HttpRequest, payload: CommunityFeedChoiceIn) -> dict[str, bool]:
     pref = actions.do_set_feed_preference(request.user, personalised=payload.personalised, acting_user=request.user)
     return {"personalised": pref.personalised}

@@ -14,48 +14,48 @@ from lingjing.api import AUTH, ApiError
 from lingjing.search import service
 from lingjing.search.actions import do_delete_search_history
 from lingjing.search.text import QUERY_MAX_CHARS
-from lingjing.works.api import OPTIONAL_AUTH, CardOut
+from lingjing.works.api import OPTIONAL_AUTH, WorkCardOut
 
 PREFIX = "/"
 router = Router(tags=["search"])
 
 
-class HitOut(CardOut):
+class SearchHitOut(WorkCardOut):
     highlight: str
 
 
-class SearchOut(Schema):
-    items: list[HitOut]
+class SearchResultsOut(Schema):
+    items: list[SearchHitOut]
     next: int | None
     query: str
 
 
-class SuggestionOut(Schema):
+class SearchSuggestionOut(Schema):
     text: str
     kind: str
 
 
-class SuggestionsOut(Schema):
-    items: list[SuggestionOut]
+class SearchSuggestionsOut(Schema):
+    items: list[SearchSuggestionOut]
 
 
-class HistoryEntryOut(Schema):
+class SearchHistoryEntryOut(Schema):
     id: str
     query: str
     results: int
     created_at: str
 
 
-class HistoryOut(Schema):
-    items: list[HistoryEntryOut]
+class SearchHistoryOut(Schema):
+    items: list[SearchHistoryEntryOut]
     kept: bool
 
 
-class DeletedOut(Schema):
+class SearchHistoryDeletedOut(Schema):
     deleted: int
 
 
-@router.get("/search", response=SearchOut, auth=OPTIONAL_AUTH, summary="搜索作品（无需登录）")
+@router.get("/search", response=SearchResultsOut, auth=OPTIONAL_AUTH, summary="搜索作品（无需登录）")
 def search(request: HttpRequest, q: str = "", page: int = 1) -> dict[str, Any]:
     """Published works whose title or tags contain ``q`` (Chinese: any substring, one character or more),
     ranked by relevance and freshness; ``highlight`` is the escaped title with ``<mark>`` around the matches.
@@ -70,12 +70,12 @@ def search(request: HttpRequest, q: str = "", page: int = 1) -> dict[str, Any]:
     return {"items": result.items, "next": result.next_page, "query": result.query.raw}
 
 
-@router.get("/search/suggest", response=SuggestionsOut, auth=OPTIONAL_AUTH, summary="搜索建议")
+@router.get("/search/suggest", response=SearchSuggestionsOut, auth=OPTIONAL_AUTH, summary="搜索建议")
 def suggest(request: HttpRequest, q: str = "") -> dict[str, Any]:
     return {"items": service.suggestions(q[:QUERY_MAX_CHARS], user=request.user, request=request)}
 
 
-@router.get("/search/history", response=HistoryOut, auth=AUTH, summary="我的搜索历史")
+@router.get("/search/history", response=SearchHistoryOut, auth=AUTH, summary="我的搜索历史")
 def history(request: HttpRequest) -> dict[str, Any]:
     """The caller's saved queries, newest first; ``kept`` says whether new searches are being kept now."""
     items = [{"id": str(e.pk), "query": e.query or "", "results": e.results, "created_at": e.created_at.isoformat()}
@@ -83,7 +83,7 @@ def history(request: HttpRequest) -> dict[str, Any]:
     return {"items": items, "kept": service.keeps_history(request.user, request)}
 
 
-@router.delete("/search/history", response=DeletedOut, auth=AUTH, summary="清空搜索历史")
+@router.delete("/search/history", response=SearchHistoryDeletedOut, auth=AUTH, summary="清空搜索历史")
 def clear_history(request: HttpRequest) -> dict[str, int]:
     return {"deleted": do_delete_search_history(request.user, acting_user=request.user)}
 

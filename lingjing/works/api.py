@@ -34,7 +34,7 @@ def anonymous(request: HttpRequest) -> bool:
 OPTIONAL_AUTH = [bearer, session, anonymous]
 
 
-class AuthorOut(Schema):
+class WorkAuthorOut(Schema):
     id: str
     nickname: str
     avatar_url: str | None
@@ -45,10 +45,10 @@ class WorkOut(Schema):
     title: str
     status: str
     published_at: str | None
-    author: AuthorOut | None
+    author: WorkAuthorOut | None
 
 
-class CardOut(WorkOut):
+class WorkCardOut(WorkOut):
     tags: list[str]
     likes: int
     comments: int
@@ -57,40 +57,40 @@ class CardOut(WorkOut):
     cover_url: str | None
 
 
-class FeedOut(Schema):
-    items: list[CardOut]
+class WorkFeedOut(Schema):
+    items: list[WorkCardOut]
     next: int | None
     feed: str
     personalised: bool
 
 
-class CreateIn(Schema):
+class WorkCreateIn(Schema):
     title: str
     script: str = ""
     tags: list[str] = []
 
 
-class CreatedOut(Schema):
+class WorkCreatedOut(Schema):
     id: str
     title: str
     status: str
 
 
-class PatchIn(Schema):
+class WorkPatchIn(Schema):
     title: str | None = None
     script: str | None = None
     tags: list[str] | None = None
 
 
-class OutputOut(Schema):
+class WorkOutputOut(Schema):
     kind: str
     slot: str
     url: str
 
 
-class DetailOut(CardOut):
+class WorkDetailOut(WorkCardOut):
     tags: list[str]
-    outputs: list[OutputOut]
+    outputs: list[WorkOutputOut]
 
 
 def _invalid(exc: ValidationError) -> ApiError:
@@ -131,7 +131,7 @@ def detail_dict(request: HttpRequest, work: Work) -> dict[str, Any]:
     return data
 
 
-@router.get("/works", response=FeedOut, auth=OPTIONAL_AUTH, summary="作品广场（公开，无需登录）")
+@router.get("/works", response=WorkFeedOut, auth=OPTIONAL_AUTH, summary="作品广场（公开，无需登录）")
 def list_works(request: HttpRequest, page: int = 1,
                feed: Literal["latest", "recommended", "following"] = "latest") -> dict[str, Any]:
     """Published works, newest first (``feed=latest``); ``recommended`` ranks recent works by interactions,
@@ -141,8 +141,8 @@ def list_works(request: HttpRequest, page: int = 1,
             "personalised": result.personalised}
 
 
-@router.post("/works", response={201: CreatedOut}, auth=AUTH, summary="创建作品")
-def create_work(request: HttpRequest, payload: CreateIn) -> Status[dict[str, Any]]:
+@router.post("/works", response={201: WorkCreatedOut}, auth=AUTH, summary="创建作品")
+def create_work(request: HttpRequest, payload: WorkCreateIn) -> Status[dict[str, Any]]:
     from lingjing.accounts.policy import can_create, denial_reason
 
     if not can_create(request.user):
@@ -155,13 +155,13 @@ def create_work(request: HttpRequest, payload: CreateIn) -> Status[dict[str, Any
     return Status(201, {"id": str(work.pk), "title": work.title, "status": work.status})
 
 
-@router.get("/works/{work_id}", response=DetailOut, auth=OPTIONAL_AUTH, summary="作品详情")
+@router.get("/works/{work_id}", response=WorkDetailOut, auth=OPTIONAL_AUTH, summary="作品详情")
 def get_work(request: HttpRequest, work_id: uuid.UUID) -> dict[str, Any]:
     return detail_dict(request, _work(request, work_id))
 
 
-@router.patch("/works/{work_id}", response=DetailOut, auth=AUTH, summary="修改作品")
-def patch_work(request: HttpRequest, work_id: uuid.UUID, payload: PatchIn) -> dict[str, Any]:
+@router.patch("/works/{work_id}", response=WorkDetailOut, auth=AUTH, summary="修改作品")
+def patch_work(request: HttpRequest, work_id: uuid.UUID, payload: WorkPatchIn) -> dict[str, Any]:
     work = _work(request, work_id, write=True)
     try:
         do_update_work(work, title=payload.title, script=payload.script, tags=payload.tags,
@@ -177,7 +177,7 @@ def delete_work(request: HttpRequest, work_id: uuid.UUID) -> Status[None]:
     return Status(204, None)
 
 
-@router.post("/works/{work_id}/publish", response=DetailOut, auth=AUTH, summary="发布作品（所有人可见）")
+@router.post("/works/{work_id}/publish", response=WorkDetailOut, auth=AUTH, summary="发布作品（所有人可见）")
 def publish(request: HttpRequest, work_id: uuid.UUID) -> dict[str, Any]:
     """Publish: the work becomes visible to everyone and searchable. A title or tag the moderation filter
     refuses answers 422 ``moderation_blocked`` with a decision id the author can have reviewed."""
@@ -195,7 +195,7 @@ def publish(request: HttpRequest, work_id: uuid.UUID) -> dict[str, Any]:
     return detail_dict(request, work)
 
 
-@router.post("/works/{work_id}/unpublish", response=DetailOut, auth=AUTH, summary="下架作品")
+@router.post("/works/{work_id}/unpublish", response=WorkDetailOut, auth=AUTH, summary="下架作品")
 def unpublish(request: HttpRequest, work_id: uuid.UUID) -> dict[str, Any]:
     work = _work(request, work_id, write=True)
     if work.status != WorkStatus.PUBLISHED:
