@@ -12,6 +12,9 @@
      their author's nickname and avatar) from one ``values()`` query, returned by ``JsonResponse``;
    * ``/bench/static`` — a constant ``JsonResponse``, the ceiling of the stack itself (for reference).
 
+   The per-address request limits are off (``LINGJING_RATE_LIMIT_ENABLED=0``): all the load comes from one
+   address. Any answer other than 200 counts as an error and not as throughput.
+
 3. **Drive** each target for ``--duration`` seconds with ``--concurrency`` closed-loop clients (asyncio, a new
    connection per request as gunicorn's sync workers close them), after a warm-up; the targets alternate in
    rounds so that load from elsewhere on the machine hits them alike.
@@ -96,6 +99,8 @@ def env_for(data_dir: Path, *, public_cache: int = 0) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LINGJING_", "DJANGO_")) and k != "DATABASE_URL"}
     env.update({"LINGJING_ENV": "development", "LINGJING_DEBUG": "0", "LINGJING_DATA_DIR": str(data_dir),
                 "LINGJING_PUBLIC_CACHE_SECONDS": str(public_cache),
+                # every request comes from 127.0.0.1: the per-address limits would answer 429 to the load itself
+                "LINGJING_RATE_LIMIT_ENABLED": "0",
                 "DJANGO_SETTINGS_MODULE": "lingjing.settings", "LINGJING_LOG_LEVEL": "WARNING",
                 "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}"})
     return env
