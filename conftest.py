@@ -20,7 +20,11 @@ def _data_dirs(settings: Any, tmp_path: Path) -> Iterator[Path]:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EXPORTS_DIR = tmp_path / "exports"
     settings.AUDIT_CHECKPOINT_DIR = tmp_path / "audit"
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)  # a page test that chose English must not leak it into the next test
     yield tmp_path
+    translation.activate(settings.LANGUAGE_CODE)
     from lingjing.security.crypto import clear_key_cache
 
     clear_key_cache()
