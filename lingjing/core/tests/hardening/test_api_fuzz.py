@@ -1,5 +1,6 @@
 """API fuzzing with schemathesis over the published OpenAPI schema (``/api/v1/openapi.json``), called in-process
-through the WSGI application with a seeded member's Bearer token.
+through the WSGI application (keeping the test's database connection, so it runs on SQLite and PostgreSQL alike)
+with a seeded member's Bearer token.
 
 Every operation gets generated requests (valid and invalid); for each answer: never a 5xx, status code, content
 type, headers and body as the schema documents them. Smoke size by default (a couple of examples per operation);
@@ -9,10 +10,13 @@ type, headers and body as the schema documents them. Smoke size by default (a co
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -36,8 +40,36 @@ KNOWN_SCHEMA_FINDINGS = {
     ("GET", "/api/v1/me/sign-in-history"),
 }
 
+
+def keeping_the_test_connection(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
+    """The WSGI application as ``django.test.Client`` calls it: the request cycle does not close the database
+    connection. Django closes "old" connections on ``request_started`` and ``request_finished``; inside a test's
+    transaction that hands a pooled PostgreSQL connection back to the pool, and the next query fails with
+    "Cannot open a new connection in an atomic block". The answer is read and closed (which sends
+    ``request_finished``) while the handler is disconnected, as the test client's ``closing_iterator_wrapper`` does.
+    """
+
+    def call(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            answer = app(environ, start_response)
+            try:
+                body = b"".join(answer)
+            finally:
+                close = getattr(answer, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
+        return [body]
+
+    return call
+
+
 loaded = schemathesis.openapi.from_dict(api.get_openapi_schema())
-loaded.app = application
+loaded.app = keeping_the_test_connection(application)
 schema = loaded.exclude(func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in TOKEN_ENDING)
 # The coverage phase (every boundary value of every parameter) is the long mode's; smoke runs only fuzz.
 schema.config.phases.coverage.enabled = LONG
@@ -49,15 +81,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture
 def fuzz_headers(db: Any, settings: Any) -> dict[str, str]:
-    from django.db import connection
-
     from lingjing.core.tests.hardening.world import member, token_for
-
-    if connection.vendor == "postgresql":
-        # The in-process WSGI transport makes the pooled PostgreSQL connection reopen inside the test's atomic
-        # block ("Cannot open a new connection in an atomic block"); the fuzz runs on SQLite until the transport
-        # keeps the test connection (docs/testing.md, open findings).
-        pytest.skip("schemathesis in-process transport and the PostgreSQL test transaction (see docs/testing.md)")
 
     settings.LINGJING_RATE_LIMIT_ENABLED = False
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
