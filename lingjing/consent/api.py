@@ -77,15 +77,6 @@ def list_consents(request: HttpRequest) -> dict[str, Any]:
     return {"items": items}
 
 
-@router.put("/consents/{purpose}", response=ConsentOut, summary="同意或撤回")
-def put_consent(request: HttpRequest, purpose: str, payload: ConsentIn) -> dict[str, Any]:
-    if not Purpose.objects.filter(key=purpose, active=True).exists():
-        raise ApiError(404, "not_found", "没有这个同意目的")
-    receipt = do_set_consent(request.user, purpose, payload.granted, method=Method.API, request=request,
-                             acting_user=request.user)
-    return {"purpose": purpose, "granted": payload.granted, "updated_at": receipt.at, "receipt_id": receipt.pk}
-
-
 @router.get("/consents/receipts", response=ReceiptList, summary="同意回执")
 def list_receipts(request: HttpRequest) -> dict[str, Any]:
     from lingjing.consent.models import ConsentReceipt
@@ -105,3 +96,14 @@ def get_receipt(request: HttpRequest, receipt_id: uuid.UUID) -> dict[str, Any]:
     except Exception as exc:
         raise ApiError(404, "not_found", "回执不存在") from exc
     return receipt_document(receipt)
+
+
+# Registered after the fixed ``/consents/receipts`` paths: routes resolve in registration order, and
+# ``{purpose}`` (any text) would otherwise take ``receipts`` and answer its GET with 405.
+@router.put("/consents/{purpose}", response=ConsentOut, summary="同意或撤回")
+def put_consent(request: HttpRequest, purpose: str, payload: ConsentIn) -> dict[str, Any]:
+    if not Purpose.objects.filter(key=purpose, active=True).exists():
+        raise ApiError(404, "not_found", "没有这个同意目的")
+    receipt = do_set_consent(request.user, purpose, payload.granted, method=Method.API, request=request,
+                             acting_user=request.user)
+    return {"purpose": purpose, "granted": payload.granted, "updated_at": receipt.at, "receipt_id": receipt.pk}

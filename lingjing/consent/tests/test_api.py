@@ -85,3 +85,18 @@ def test_openapi_lists_the_contract_rows() -> None:
     paths = Client().get("/api/v1/openapi.json").json()["paths"]
     assert "get" in paths["/api/v1/privacy/consents"]
     assert "put" in paths["/api/v1/privacy/consents/{purpose}"]
+
+
+def test_receipt_list_answers_beside_the_purpose_route(alice: Any, bob: Any) -> None:
+    # GET /consents/receipts once answered 405: PUT /consents/{purpose} was registered first and took the path.
+    client = Client()
+    mine = client.put("/api/v1/privacy/consents/marketing", {"granted": True}, content_type="application/json",
+                      headers=_bearer(alice)).json()["receipt_id"]
+    theirs = client.put("/api/v1/privacy/consents/analytics", {"granted": True}, content_type="application/json",
+                        headers=_bearer(bob)).json()["receipt_id"]
+    response = client.get("/api/v1/privacy/consents/receipts", headers=_bearer(alice))
+    assert response.status_code == 200
+    ids = {item["id"] for item in response.json()["items"]}
+    assert mine in ids and theirs not in ids
+    assert client.put("/api/v1/privacy/consents/receipts", {"granted": True}, content_type="application/json",
+                      headers=_bearer(alice)).status_code == 405

@@ -143,7 +143,7 @@ MATRIX: tuple[Row, ...] = (
 # Lists a member may open: 200 for everyone signed in, but never with someone else's objects in them.
 OWN_LISTS: tuple[tuple[str, str], ...] = (
     ("/api/v1/privacy/requests", "{request}"),
-    # ("/api/v1/privacy/consents/receipts", "{receipt}") answers 405: shadowed by PUT /privacy/consents/{purpose}
+    ("/api/v1/privacy/consents/receipts", "{receipt}"),
     ("/api/v1/sharing/records", "{sharing}"),
     ("/api/v1/decisions", "{decision}"),
     ("/api/v1/support/tickets", "{ticket}"),
