@@ -7,9 +7,11 @@ What it does, in order:
 2. Without DEBUG (production) it runs ``collectstatic`` when ``STATIC_ROOT`` is missing or older than the
    static sources (a fingerprint of the sources is kept beside the collected files). In development WhiteNoise
    serves straight from the apps' static folders (``WHITENOISE_USE_FINDERS`` follows DEBUG).
-3. It starts two children: gunicorn (``gthread`` workers: processes × threads, 2 × 4 by default for two cores;
+3. It starts its children: gunicorn (``gthread`` workers: processes × threads, 2 × 4 by default for two cores;
    SQLite in WAL mode lets them read while one writes) serving ``lingjing.wsgi``, and ``lingjing worker``
-   (the django-tasks database worker, all queues).
+   (the django-tasks database worker, all queues), and ``lingjing schedule run``, the periodic jobs (overdue alerts,
+   retention purges, resent deliveries, audit checkpoints; lingjing/core/schedule.py) — ``--no-schedule`` leaves it
+   out where another host runs it (several schedulers are safe: each job runs once per slot).
 4. It supervises them: SIGTERM/SIGINT/SIGHUP are forwarded to both, and serve exits 0 once both have stopped.
    If either child dies on its own, the other is stopped (SIGTERM, then SIGKILL after a grace period) and serve
    exits non-zero, so a process manager (systemd, a container runtime) restarts the pair. Children run in their
@@ -45,6 +47,7 @@ class ServeOptions:
     threads: int = 4
     timeout: int = 60
     run_worker: bool = True
+    run_schedule: bool = True
     queues: str = "*"
     migrate: bool | None = None  # None: only on the embedded SQLite default
 
@@ -73,6 +76,10 @@ def web_command(options: ServeOptions) -> list[str]:
 
 def worker_command(options: ServeOptions) -> list[str]:
     return [sys.executable, "-m", "lingjing.cli", "worker", "--queues", options.queues]
+
+
+def schedule_command() -> list[str]:
+    return [sys.executable, "-m", "lingjing.cli", "schedule", "run"]
 
 
 def static_fingerprint() -> str:
@@ -201,9 +208,14 @@ def serve(options: ServeOptions, stdout: TextIOBase) -> int:
     commands = {"web": web_command(options)}
     if options.run_worker:
         commands["worker"] = worker_command(options)
+    if options.run_schedule:
+        commands["schedule"] = schedule_command()
     stdout.write(
         f"serving http://{bind_address(options.host, options.port)}/ with {options.workers} × {options.threads} "
-        f"threads" + (f"; task worker on queues {options.queues}" if options.run_worker else "") + "\n"
+        f"threads"
+        + (f"; task worker on queues {options.queues}" if options.run_worker else "")
+        + ("; periodic jobs" if options.run_schedule else "")
+        + "\n"
     )
     stdout.flush()
     return Supervisor(commands, stdout).run()

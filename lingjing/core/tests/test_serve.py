@@ -101,6 +101,9 @@ def test_serve_runs_web_and_worker_and_stops_both_on_sigterm(tmp_path: Path) -> 
         ping_log = tmp_path / "worker-ping.log"
         wait_for(lambda: ping_log.exists() and "tok-7f3a" in ping_log.read_text(), 20, "the ping task", proc, log)
 
+        # The periodic jobs run beside them: the first look at the clock runs every job once.
+        wait_for(lambda: "scheduler: analytics-purge" in "".join(log), 60, "the periodic jobs", proc, log)
+
         status, content_type, html = get(base + "/")
         assert status == 200 and content_type.startswith("text/html")
         assert '<html lang="zh-hans">' in html and "灵境 AI 动漫创作平台" in html
@@ -113,9 +116,10 @@ def test_serve_runs_web_and_worker_and_stops_both_on_sigterm(tmp_path: Path) -> 
         reader.join(timeout=5)
     output = "".join(log)
     assert code == 0, output
-    pids = re.search(r"web pid (\d+), worker pid (\d+)", output)
+    pids = re.search(r"web pid (\d+), worker pid (\d+), schedule pid (\d+)", output)
     assert pids, output
     assert "applying migrations" in output
+    assert "scheduler: notify ok" in output and "scheduler: rights-due ok" in output and "FAILED" not in output
     for pid in map(int, pids.groups()):
         assert not alive(pid), (pid, output)
 

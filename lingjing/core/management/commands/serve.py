@@ -16,6 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=4, help="threads per web process (default 4)")
         parser.add_argument("--timeout", type=int, default=60, help="seconds before a stuck request is killed")
         parser.add_argument("--worker", action=BooleanOptionalAction, default=True, help="run a task worker")
+        parser.add_argument(
+            "--schedule", action=BooleanOptionalAction, default=True,
+            help="run the periodic jobs (lingjing schedule run)",
+        )  # fmt: skip
         parser.add_argument("--queues", default="*", help="task queues for the worker, comma-separated (default all)")
         parser.add_argument(
             "--migrate", action=BooleanOptionalAction, default=None,
@@ -35,6 +39,7 @@ class Command(BaseCommand):
                 threads=options["threads"],
                 timeout=options["timeout"],
                 run_worker=options["worker"],
+                run_schedule=options["schedule"],
                 queues=options["queues"],
                 migrate=options["migrate"],
             ),
