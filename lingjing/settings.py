@@ -40,6 +40,10 @@ LINGJING_AUDIT_SIGNING_KEY: bytes = _keys.audit_signing_key  # Ed25519 private k
 DEBUG = envbool("LINGJING_DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("LINGJING_DEBUG must not be on in production")
+# Fault-injection tests only (lingjing/core/faults.py): a checkpoint where the process waits to be killed.
+LINGJING_FAULT_POINT = envstr("LINGJING_FAULT_POINT", "")
+if PRODUCTION and LINGJING_FAULT_POINT:
+    raise ImproperlyConfigured("LINGJING_FAULT_POINT is for tests and must not be set in production")
 
 ALLOWED_HOSTS = envlist("LINGJING_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("LINGJING_CSRF_TRUSTED_ORIGINS", [])

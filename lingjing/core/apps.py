@@ -14,9 +14,11 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from lingjing.core.cachecontrol import connect_invalidation
+        from lingjing.core.leases import connect_signals
         from lingjing.core.roles import sync_roles_after_migrate
 
         connect_invalidation()  # cached public API answers retire when works or members change
+        connect_signals()  # which task runs (claims a re-run task may take over, core/leases.py)
 
         post_migrate.connect(_create_cache_table, sender=self)
         # Without a sender: it must run after the last app's permissions exist (see roles.py).

@@ -1129,14 +1129,25 @@ def submit_request(
 def claim_request_work(request_id: Any, *, kind: str, stale_after: dt.timedelta = dt.timedelta(hours=1)) -> bool:
     """A worker claims a request's background work (``kind``: packing, pushing, erasing) with one conditional
     UPDATE, so two workers never do it at once; a claim older than ``stale_after`` (a dead worker) can be taken
-    over. Bookkeeping without personal data, like a task queue's own row."""
+    over, and so can a claim taken by an earlier run of the same task (``core.leases.holds_claim``). Bookkeeping
+    without personal data, like a task queue's own row."""
+    from lingjing.core.leases import holds_claim, note_claim
+
     now = timezone.now()
+    key = f"rights:{request_id}:{kind}"
     free = Q(status_reason__in=["building", "resumed", "fee_paid", "deletion_granted", ""]) | Q(
         status_reason=kind, updated_at__lt=now - stale_after)
-    return bool(
-        RightsRequest.objects.filter(free, pk=request_id, status=RequestStatus.IN_PROGRESS)
-        .update(status_reason=kind, updated_at=now)
-    )
+    with transaction.atomic():
+        claimed = RightsRequest.objects.filter(free, pk=request_id, status=RequestStatus.IN_PROGRESS)
+        if not claimed.update(status_reason=kind, updated_at=now):
+            # The same task run again after its worker died (core/leases.py) takes over its own claim.
+            if not holds_claim(key):
+                return False
+            mine = RightsRequest.objects.filter(pk=request_id, status=RequestStatus.IN_PROGRESS, status_reason=kind)
+            if not mine.update(updated_at=now):
+                return False
+        note_claim(key)
+    return True
 
 
 def do_retry_transfer(req: RightsRequest, *, acting_user: Any = None, actor: str = "") -> None:

@@ -36,6 +36,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from lingjing.core.faults import checkpoint
+
 if TYPE_CHECKING:
     from lingjing.security.models import DataKey
 
@@ -390,6 +392,7 @@ def rotate_keys(*, limit: int | None = None) -> RotationReport:
         KeyRotation.objects.filter(pk=rotation.pk).update(
             subjects_rotated=models.F("subjects_rotated") + 1, values_reencrypted=models.F("values_reencrypted") + count
         )
+        checkpoint("security.keys.subject")  # fault tests: killed between two subjects
     KeyRotation.objects.filter(pk=rotation.pk).update(finished_at=timezone.now())
     return RotationReport(rotation.pk, subjects_done, values, True)
 

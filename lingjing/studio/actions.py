@@ -568,7 +568,7 @@ def do_retry_job(job: StudioJob, *, acting_user: Any) -> StudioJob:
         with transaction.atomic(durable=True):
             done = StudioJob.objects.filter(pk=job.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
                 status=JobStatus.QUEUED, progress=0, step="", message="", attempts=0, finished_at=None,
-                heartbeat_at=None, claim_token=None,
+                heartbeat_at=None, claim_token=None, started_at=None,  # a new run: every step is made again
             )
             if not done:
                 raise ValidationError("只有失败或已取消的任务可以重试", code="not_retryable")

@@ -4,7 +4,8 @@ Lifecycle (all transitions are conditional UPDATEs, so two workers never both ow
 
 1. ``queued`` → ``running``: :func:`claim` sets a fresh ``claim_token`` and the first heartbeat, counting an
    attempt. It also takes a ``running`` job whose heartbeat is older than ``LINGJING_STUDIO_STALE_SECONDS``
-   (its worker crashed or was killed) while attempts remain.
+   (its worker crashed or was killed) while attempts remain, and at once a job claimed by an earlier run of the
+   same task, which the task queue gave back because that run's worker died (``core.leases``).
 2. While working, :meth:`JobRun.progress` writes progress and the heartbeat *only if the token still matches
    and the job is still running*. Zero rows updated means the author cancelled (:class:`JobCancelled`) or another
    worker reclaimed the job (:class:`JobLost`); either way this worker stops at once.
@@ -27,6 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -64,24 +66,31 @@ def _claimable(now: Any) -> Q:
 
 def claim(job_id: uuid.UUID | str, *, worker: str | None = None) -> JobRun | None:
     """Take the job for this worker, or None when it is not claimable (done, cancelled, owned by a live worker)."""
+    from lingjing.core.leases import holds_claim, note_claim
+
     now = timezone.now()
     token = uuid.uuid4()
-    updated = (
-        StudioJob.objects.filter(pk=job_id)
-        .filter(_claimable(now))
-        .filter(attempts__lt=F("max_attempts"))
-        .update(
-            status=JobStatus.RUNNING,
-            claim_token=token,
-            heartbeat_at=now,
-            attempts=F("attempts") + 1,
-            worker=worker or worker_name(),
-            started_at=Coalesce("started_at", now),
-            message="",
+    key = f"studio:{job_id}"
+    with transaction.atomic():
+        # An earlier run of this same task whose worker died (core/leases.py) left the job running: take it over.
+        claimable = Q(status=JobStatus.RUNNING) | _claimable(now) if holds_claim(key) else _claimable(now)
+        updated = (
+            StudioJob.objects.filter(pk=job_id)
+            .filter(claimable)
+            .filter(attempts__lt=F("max_attempts"))
+            .update(
+                status=JobStatus.RUNNING,
+                claim_token=token,
+                heartbeat_at=now,
+                attempts=F("attempts") + 1,
+                worker=worker or worker_name(),
+                started_at=Coalesce("started_at", now),
+                message="",
+            )
         )
-    )
-    if not updated:
-        return None
+        if not updated:
+            return None
+        note_claim(key)
     return JobRun(uuid.UUID(str(job_id)), token)
 
 

@@ -1,7 +1,8 @@
 """Running a studio job: the pipeline steps (``studio.pipeline``) over a work's database rows and storage.
 
 1. :func:`execute_job` claims the job (``studio.jobs.claim``); a job already taken, finished or cancelled is
-   skipped, which makes the task safe to run twice.
+   skipped, which makes the task safe to run twice. An attempt after an interrupted one (worker killed, job
+   re-queued) skips the steps whose outputs that earlier attempt recorded, so no slot gets a second version.
 2. :func:`plan` picks the steps: a single step, or for ``render`` everything, with import and storyboard only
    when the work has no episodes / shots yet (so the author's storyboard edits are kept).
 3. Each step converts rows to specs, runs the pure step in a temporary directory, copies the files to storage
@@ -25,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from lingjing.core.faults import checkpoint
 from lingjing.studio import pipeline
 from lingjing.studio.actions import (
     NewOutput,
@@ -89,6 +91,19 @@ def plan(job: StudioJob) -> list[str]:
     return [str(job.kind)]
 
 
+# What each output step records (in one transaction, so one kind present means the step's outputs are).
+STEP_KINDS: dict[str, str] = {"images": AssetKind.IMAGE, "pages": AssetKind.PDF, "voice": AssetKind.AUDIO,
+                              "subtitles": AssetKind.SRT, "video": AssetKind.VIDEO}
+
+
+def recorded_by_this_run(job: StudioJob, step: str) -> bool:
+    """True when an earlier attempt of the job's current run (since it was queued or retried) recorded the step."""
+    kind = STEP_KINDS.get(step)
+    if kind is None or job.started_at is None:
+        return False
+    return GeneratedAsset.objects.filter(job=job, kind=kind, created_at__gte=job.started_at).exists()
+
+
 def execute_job(job_id: uuid.UUID | str) -> str:
     """Run the job if it can be claimed; returns the outcome (for the task result and logs)."""
     run = claim(job_id)
@@ -97,10 +112,13 @@ def execute_job(job_id: uuid.UUID | str) -> str:
     job = run.job()
     try:
         steps = plan(job)
+        if job.attempts > 1:  # an earlier attempt was interrupted: its recorded steps are not made again
+            steps = [step for step in steps if not recorded_by_this_run(job, step)]
         with WorkPipeline(job, run, steps) as work_pipeline:
             for step in steps:
                 run.progress(pipeline.overall(steps, step, 0.0), step=step)
                 getattr(work_pipeline, f"step_{step}")()
+                checkpoint("studio.step")
         run.finish(JobStatus.SUCCEEDED)
         return JobStatus.SUCCEEDED
     except JobStopped:

@@ -25,13 +25,13 @@ package is for download, and the CPU a higher level costs is not worth the bytes
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import html
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +42,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from lingjing.core.faults import checkpoint
 from lingjing.privacy.engines.export import PersonalRecord
 from lingjing.privacy.registry import BASES, CATEGORIES, PURPOSES
 
@@ -252,18 +253,30 @@ def _file_entries(names_path: Path) -> Iterator[str]:
                 yield name
 
 
+@contextlib.contextmanager
+def _scratch_dir(out_path: Path) -> Iterator[Path]:
+    path = out_path.with_name(f".build-{out_path.name}")
+    shutil.rmtree(path, ignore_errors=True)  # left by a build that was killed
+    path.mkdir(mode=0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def build_package(
     user: Any, out_path: Path, *, record_filter: RecordFilter | None = None, title: str = "个人信息副本",
     request_ref: str = "",
 ) -> PackageInfo:
-    """Write the package for ``user`` to ``out_path`` (via ``<out_path>.part``, renamed when complete)."""
+    """Write the package for ``user`` to ``out_path`` (via ``<out_path>.part``, renamed when complete).
+
+    The scratch directory is named after the package, so a build killed half-way (its rows in plain text there)
+    is removed by the next build of the same package, as its ``.part`` file is overwritten."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     part = out_path.with_name(out_path.name + ".part")
     info = PackageInfo(path=out_path)
     generated = timezone.localtime().isoformat()
-    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".build-") as tmp:
-        tmp_path = Path(tmp)
-        os.chmod(tmp_path, 0o700)
+    with _scratch_dir(out_path) as tmp_path:
         categories = _CategoryFiles(tmp_path)
         names_path = tmp_path / "files.txt"
         try:
@@ -304,6 +317,7 @@ def build_package(
                     info.records = sum(counts.values())
                     raw.write(b"\n]}\n")
                     raw.flush()
+                checkpoint("privacy.copy.package")  # fault tests: killed with data.json written, the rest not
                 categories.close()
                 archive.writestr(f"{ROOT}/schema.json", json.dumps(schema(), ensure_ascii=False, indent=2))
                 info.categories = [cid for cid in CATEGORIES if cid in info.per_category]

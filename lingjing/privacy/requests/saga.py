@@ -28,7 +28,8 @@ saga row records it in one durable transaction with a ``RIGHTS_SAGA_STEP`` audit
 leaves the saga at its last recorded step; :func:`run_saga` resumes there (the interrupted step runs again and
 finds less, or nothing, to do) and reaches the same end state. A failing step marks the saga ``failed`` with the
 exception class (never its message) and is retried by the next ``run_due``. A lease (``claimed_until``) keeps two
-workers from running one saga at the same time. Erased data cannot be recovered: that is the point.
+workers from running one saga at the same time; the same task run again after its worker died takes its lease
+over at once (``core.leases``). Erased data cannot be recovered: that is the point.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from lingjing.core.faults import checkpoint
 from lingjing.privacy.requests.models import (
     ErasureSaga,
     RequestStatus,
@@ -225,11 +227,17 @@ def open_saga(req: RightsRequest) -> ErasureSaga:
 
 
 def _claim(saga: ErasureSaga, now: dt.datetime) -> bool:
-    return bool(
-        ErasureSaga.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=saga.pk)
-        .exclude(status=SagaStatus.FINISHED)
-        .update(claimed_until=now + LEASE, attempts=models.F("attempts") + 1)
-    )
+    """The lease, when free, expired, or held by an earlier run of this same task whose worker died."""
+    from lingjing.core.leases import holds_claim, note_claim
+
+    key = f"saga:{saga.pk}"
+    with transaction.atomic():
+        free = Q() if holds_claim(key) else Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        claimed = (ErasureSaga.objects.filter(free, pk=saga.pk).exclude(status=SagaStatus.FINISHED)
+                   .update(claimed_until=now + LEASE, attempts=models.F("attempts") + 1))
+        if claimed:
+            note_claim(key)
+    return bool(claimed)
 
 
 def _advance(saga: ErasureSaga, name: str, result: dict[str, Any]) -> None:
@@ -277,7 +285,9 @@ def run_saga(request_id: str | uuid.UUID, *, stop_after: int | None = None) -> s
             if stop_after is not None and done >= stop_after:
                 raise Stop
             current = name
-            _advance(saga, name, step(saga))
+            result = step(saga)
+            checkpoint("privacy.saga.step")  # fault tests: killed after a step's work, before it is recorded
+            _advance(saga, name, result)
             done += 1
     except Stop:
         ErasureSaga.objects.filter(pk=saga.pk).update(claimed_until=None)

@@ -1,14 +1,21 @@
 """``lingjing worker``: the task worker for the configured backend — database-queue workers (django-tasks-db) or
 RQ workers on Redis (django-tasks-rq); see docs/deploy.md. Run as many as the load needs: each claims a task
-before running it (a conditional UPDATE with ``SKIP LOCKED`` on PostgreSQL, an atomic pop on Redis)."""
+before running it (a conditional UPDATE with ``SKIP LOCKED`` on PostgreSQL, an atomic pop on Redis).
 
+A database-queue worker beats every third of ``--lease`` seconds and gives back the running tasks of workers
+that stopped beating (killed, out of memory): ``lingjing/core/leases.py``."""
+
+import datetime as dt
 from argparse import ArgumentParser
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils.crypto import get_random_string
 
+from lingjing.core.leases import DEFAULT_LEASE, Heartbeat, beat
 from lingjing.core.scaleout import DATABASE_BACKEND, RQ_BACKEND
 from lingjing.core.taskqueue import JOB_CLASS
 
@@ -26,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch", action="store_true", help="run what is queued, then exit")
         parser.add_argument("--max-tasks", type=int, default=None, help="exit after this many tasks")
         parser.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+        parser.add_argument("--lease", type=float, default=DEFAULT_LEASE.total_seconds(),
+                            help="seconds without a heartbeat after which a worker's running tasks are given back "
+                                 "(database queue; default %(default)s)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         backend = settings.TASKS["default"]["BACKEND"]
@@ -42,6 +52,8 @@ class Command(BaseCommand):
             raise CommandError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         if options["max_tasks"] is not None and options["max_tasks"] < 1:
             raise CommandError("--max-tasks must be at least 1")
+        if options["lease"] < 1:
+            raise CommandError("--lease must be at least 1 second")
         if backend == RQ_BACKEND:
             self.run_rq(chosen, options)
             return
@@ -55,7 +67,15 @@ class Command(BaseCommand):
         }
         if options["max_tasks"] is not None:
             worker_options["max_tasks"] = options["max_tasks"]
-        call_command("db_worker", **worker_options)
+        worker_id = get_random_string(32)
+        with transaction.atomic():
+            beat(worker_id)
+        heartbeat = Heartbeat(worker_id, dt.timedelta(seconds=options["lease"]))
+        heartbeat.start()
+        try:
+            call_command("db_worker", worker_id=worker_id, **worker_options)
+        finally:
+            heartbeat.stop()
 
     def run_rq(self, queues: list[str], options: dict[str, Any]) -> None:
         if options["reload"]:
