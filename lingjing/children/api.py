@@ -40,7 +40,7 @@ class AccessOut(Schema):
     expires_at: dt.datetime | None
 
 
-class RecordOut(Schema):
+class ChildRecordOut(Schema):
     child_id: str
     grant_id: str
     expires_at: dt.datetime
@@ -97,7 +97,7 @@ def decide_request(request: HttpRequest, request_id: str, payload: DecideIn) -> 
         raise _invalid(exc) from None
 
 
-@router.get("/{child_id}/record", response=RecordOut, summary="（工作人员）在有效审批下查看儿童个人信息")
+@router.get("/{child_id}/record", response=ChildRecordOut, summary="（工作人员）在有效审批下查看儿童个人信息")
 def child_record(request: HttpRequest, child_id: str) -> dict[str, Any]:
     from lingjing.accounts.stepup import is_recently_verified
     from lingjing.privacy.engines.export import export_person

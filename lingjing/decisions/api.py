@@ -73,7 +73,7 @@ class ChoiceList(Schema):
     items: list[ChoiceOut]
 
 
-class ResolveIn(Schema):
+class ReviewResolveIn(Schema):
     uphold: bool
     reason: str
 
@@ -128,7 +128,7 @@ def staff_reviews(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/reviews/{review_id}/resolve", response=ReviewOut, summary="（工作人员）维持或撤销决定")
-def staff_resolve(request: HttpRequest, review_id: str, payload: ResolveIn) -> dict[str, Any]:
+def staff_resolve(request: HttpRequest, review_id: str, payload: ReviewResolveIn) -> dict[str, Any]:
     try:
         review = access_review(request.user, review_id, write=True)
         done = do_resolve_review(review, uphold=payload.uphold, reason=payload.reason, acting_user=request.user)

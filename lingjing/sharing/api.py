@@ -33,7 +33,7 @@ class CategoryOut(Schema):
     label: str
 
 
-class RecordOut(Schema):
+class SharingRecordOut(Schema):
     id: str
     at: dt.datetime
     recipient: RecipientRef
@@ -47,7 +47,7 @@ class RecordOut(Schema):
 
 
 class RecordPage(Schema):
-    items: list[RecordOut]
+    items: list[SharingRecordOut]
     next: int | None
 
 
@@ -100,7 +100,7 @@ def list_records(request: HttpRequest, q: Query[PageIn]) -> dict[str, Any]:
     }
 
 
-@router.get("/records/{record_id}", response=RecordOut, auth=AUTH, summary="一条对外提供记录")
+@router.get("/records/{record_id}", response=SharingRecordOut, auth=AUTH, summary="一条对外提供记录")
 def get_record(request: HttpRequest, record_id: str) -> dict[str, Any]:
     try:
         row = access_sharing_record(request.user, record_id)

@@ -43,7 +43,7 @@ class AgentMessageIn(Schema):
     internal: bool = False
 
 
-class ResolveIn(Schema):
+class TicketResolveIn(Schema):
     resolution: str
     note: str
 
@@ -251,7 +251,7 @@ def agent_message(request: HttpRequest, ticket_id: str, payload: AgentMessageIn)
 
 
 @router.post("/agent/tickets/{ticket_id}/resolve", response=TicketOut, summary="（客服）记录处理结果")
-def agent_resolve(request: HttpRequest, ticket_id: str, payload: ResolveIn) -> dict[str, Any]:
+def agent_resolve(request: HttpRequest, ticket_id: str, payload: TicketResolveIn) -> dict[str, Any]:
     access = _guard(lambda: access_ticket(request.user, ticket_id, write=True))
     if not access.as_agent:
         raise ApiError(403, "forbidden", "没有处理客服工单的权限")

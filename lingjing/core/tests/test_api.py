@@ -171,3 +171,74 @@ def test_api_errors_follow_the_clients_accept_language(client: Client) -> None:
     english = client.get("/api/v1/no/such/thing", HTTP_ACCEPT_LANGUAGE="en")
     assert error_of(chinese)["message"] == "接口不存在"
     assert error_of(english) == {"code": "not_found", "message": "No such endpoint"}
+
+
+@pytest.mark.parametrize("body", ['"AAA"', "123", "[]", '["title"]', "null", "true"])
+def test_a_json_body_that_is_not_an_object_is_refused(client: Client, make_user: Any, token_for: Any,
+                                                      body: str) -> None:
+    # A string body once created a work: the input schema read "AAA".title as the title (str.title).
+    from lingjing.works.models import Work
+
+    auth = {"Authorization": f"Bearer {token_for(make_user())}"}
+    response = client.post("/api/v1/works", body, content_type="application/json", headers=auth)
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "bad_request"
+    assert not Work.objects.exists()
+    work = client.post("/api/v1/works", {"title": "夜雨"}, content_type="application/json", headers=auth)
+    assert work.status_code == 201
+    patched = client.patch(f"/api/v1/works/{work.json()['id']}", body, content_type="application/json",
+                           headers=auth)
+    assert patched.status_code == 400 and Work.objects.get().title == "夜雨"
+
+
+def test_every_json_body_of_the_schema_is_an_object_and_refuses_anything_else(
+    client: Client, make_user: Any, token_for: Any,
+) -> None:
+    """The parser's rule (lingjing.api.ObjectBodyParser) holds for every operation the schema publishes."""
+    import re
+    import uuid
+
+    from lingjing.api import api
+
+    schema = api.get_openapi_schema()
+    components = schema["components"]["schemas"]
+    auth = {"Authorization": f"Bearer {token_for(make_user())}"}
+    checked = 0
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is None:
+                continue
+            described = body["schema"]
+            if "$ref" in described:
+                described = components[described["$ref"].rsplit("/", 1)[-1]]
+            assert described.get("type") == "object", (method, path)
+            url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+            response = client.generic(method.upper(), url, '"AAA"', content_type="application/json", headers=auth)
+            assert response.status_code == 400, (method, path, response.status_code)
+            error_of(response)
+            checked += 1
+    assert checked >= 20, checked
+
+
+def test_no_two_schemas_share_a_component_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ninja names a component after its class and keeps the last one of a name, so two ``HistoryOut`` classes
+    once made the schema describe the sign-in history with another app's fields."""
+    from ninja.openapi.schema import OpenAPISchema
+
+    from lingjing.api import api
+
+    seen: dict[str, Any] = {}
+    clashes: set[str] = set()
+    add = OpenAPISchema.add_schema_definitions
+
+    def recording(self: OpenAPISchema, definitions: dict[str, Any]) -> None:
+        for name, definition in definitions.items():
+            if seen.setdefault(name, definition) != definition:
+                clashes.add(name)
+        add(self, definitions)
+
+    monkeypatch.setattr(OpenAPISchema, "add_schema_definitions", recording)
+    schema = api.get_openapi_schema()
+    assert len(seen) > 50 and "HistoryOut" in schema["components"]["schemas"]
+    assert not clashes, sorted(clashes)
