@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -146,6 +147,13 @@ def install_error_handlers(target: NinjaAPI) -> None:
     def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
         return error_response(request, 403, "forbidden", status_message(403))
 
+    def database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+        from lingjing.core.views import database_unavailable, service_unavailable
+
+        if database_unavailable(exc):  # down, dropped or locked: 503 + Retry-After; the action rolled back
+            return service_unavailable(request, exc)
+        return unexpected(request, exc)
+
     def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         # The details go to the log only; the client learns nothing about the code.
         logger.error("unhandled API error on %s %s", request.method, request.path, exc_info=exc)
@@ -159,6 +167,7 @@ def install_error_handlers(target: NinjaAPI) -> None:
         (HttpError, http_error),
         (Http404, not_found),
         (PermissionDenied, permission_denied),
+        (DatabaseError, database_error),
         (Exception, unexpected),
     ]
     for exc_class, handler in handlers:

@@ -1,6 +1,7 @@
 """One-time SMS codes and the SMS pumping defence.
 
-1. **Issue** (:func:`request_code`): the limits are hit in order, narrowest first — a 60 s cooldown per number,
+1. **Issue** (:func:`request_code`): the limits are hit in order, narrowest first — a 60 s cooldown per number
+   (released when the provider refuses the message, so the person can ask again at once),
    per-number hourly (sliding) and daily caps, per-address hourly (sliding) and daily caps (IPv6 counted per /64),
    a daily cap per number prefix (the first ``LINGJING_SMS_PREFIX_DIGITS`` digits: pumping fraud walks number
    ranges) and a global hourly budget. The first refusal stops the walk, so a refused request never spends a
@@ -18,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -160,13 +162,22 @@ def request_code(
         disclosure = gate_sms(e164, CODE_DISCLOSURE_PURPOSE.get(purpose, "account"), person=owner,
                               flow="accounts.code", reference=str(row.pk), acting_user=acting_user)
     except DisclosureRefused:
+        _release_cooldown(e164)
         raise SmsUnavailable from None
     try:
         backend.send_code(message)
     except SmsDeliveryError as exc:
         mark_failed(disclosure, str(exc))
+        _release_cooldown(e164)
         raise SmsUnavailable from None
     return Issued(row.pk, row.expires_at)
+
+
+def _release_cooldown(e164: str) -> None:
+    """No code went out: the person may ask again at once (the hourly and daily caps stay spent, so a failing
+    provider cannot be used to send more than they allow)."""
+    with contextlib.suppress(ratelimit.LimiterUnavailable):
+        ratelimit.release_cooldown("sms:number", e164)
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,14 @@ def cooldown(name: str, key: str, seconds: int, *, now: float | None = None) -> 
     return Decision(False, max(1, wait), Limit(f"cooldown:{name}", 1, seconds), 2.0)
 
 
+def release_cooldown(name: str, key: str) -> None:
+    """End the cooldown of ``key`` early: the event it counted did not happen (the SMS provider refused it)."""
+    try:
+        _cache().delete(f"cd:{name}:{hashed_key(key)}")
+    except Exception as exc:
+        raise LimiterUnavailable(str(exc)) from exc
+
+
 def reset(limit: Limit, key: str, *, now: float | None = None) -> None:
     now = time.time() if now is None else now
     bucket = int(now // limit.window)

@@ -1,11 +1,13 @@
-"""Site-wide pages: home, help and contact, health, and the error pages (404/403/400/500, CSRF failure)."""
+"""Site-wide pages: home, help and contact, health, and the error pages (404/403/400/500, CSRF failure, and
+503 when the database is unavailable)."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -72,8 +74,38 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """No database, session or user lookups here: the error may be that the database is down."""
+    if database_unavailable(sys.exc_info()[1]):
+        return service_unavailable(request, sys.exc_info()[1])
     template = loader.get_template("core/500.html")
     return HttpResponseServerError(template.render({"controller": settings.LINGJING_CONTROLLER}))
+
+
+RETRY_AFTER_SECONDS = 30
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """The database refused or dropped the connection, or is locked: a 503 to retry, not a 500 to report.
+
+    Every write is an action in one durable transaction, so such an error rolls the whole action back (its data
+    and its audit row): nothing is half-written, and the client may simply try again."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def service_unavailable(request: HttpRequest, exc: BaseException | None = None) -> HttpResponse:
+    """503 with ``Retry-After``: JSON under ``/api/``, a Chinese page elsewhere (without the database)."""
+    from lingjing.core.middleware import API_PREFIX, status_message
+
+    logger.error("database unavailable on %s %s", request.method, request.path, exc_info=exc or sys.exc_info()[1])
+    if request.path.startswith(API_PREFIX):
+        body = {"error": {"code": "unavailable", "message": status_message(503)}}
+        response: HttpResponse = JsonResponse(body, status=503, json_dumps_params={"ensure_ascii": False})
+    else:
+        template = loader.get_template("core/500.html")
+        context = {"controller": settings.LINGJING_CONTROLLER, "status": 503, "heading": _("服务暂时不可用"),
+                   "message": _("数据库暂时无法访问，您刚才的操作没有保存。请稍后再试。")}
+        response = HttpResponse(template.render(context), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
