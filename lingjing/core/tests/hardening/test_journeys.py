@@ -1,0 +1,224 @@
+"""Browser journeys: Chromium (Playwright) against a real ``lingjing serve`` with its task worker.
+
+Every page a journey opens must load without a JavaScript error, without a console error (the CSP reports its
+violations there) and with a main document answered below 400 (``browser.Tab``). A failing journey leaves a
+screenshot in its tmp dir and prints the path. Without Chromium the journeys skip, unless
+``LINGJING_REQUIRE_BROWSER=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lingjing.core.tests.hardening.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Site,
+    Tab,
+    journey,
+    redis_server_url,
+    skip_or_fail_without_browser,
+    start_site,
+)
+
+# django_db: pytest-django builds the test database only for sessions whose tests ask for it; the journeys'
+# server starts from it (their own rows live in the server's database, not in this test's transaction).
+pytestmark = [pytest.mark.process, pytest.mark.django_db]
+
+NECESSARY = {"sessionid", "csrftoken", "messages", "lj_consent"}
+STORY = (
+    "第一章 山雨\n\n阿青推开竹门，山雨刚停。\n\n阿青：师父，我回来了。\n\n"
+    "师父放下茶杯，望向远处的云海。\n\n师父：去把剑拿来。\n"
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, django_db_setup: Any, django_db_blocker: Any) -> Iterator[Site]:
+    """The journey server, on a copy of the migrated test database (SQLite) or on the test database itself
+    (PostgreSQL: flushed when the module ends, as a transactional test would be)."""
+    skip_or_fail_without_browser()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from lingjing.core.tests.test_serve import copy_test_database
+
+    data_dir = tmp_path_factory.mktemp("journeys")
+    extra: dict[str, str] = {}
+    with django_db_blocker.unblock():
+        connection.ensure_connection()
+        postgres = migrated = connection.vendor == "postgresql"
+        if postgres:
+            db = connection.settings_dict
+            extra["DATABASE_URL"] = "postgres://{USER}:{PASSWORD}@{HOST}:{PORT}/{NAME}".format(
+                **{key: db.get(key) or "" for key in ("USER", "PASSWORD", "HOST", "PORT", "NAME")}
+            ).replace(":@", "@")
+        else:
+            migrated = copy_test_database(data_dir / "lingjing.sqlite3")  # else serve migrates an empty file
+    redis = redis_server_url(data_dir) if settings.REDIS_URL else None
+    if redis is not None:
+        extra["REDIS_URL"] = redis[0]
+    try:
+        running = start_site(data_dir, migrated=migrated, **extra)
+        try:
+            print(f"\njourney server ready: {running.timings}")  # noqa: T201
+            yield running
+        finally:
+            running.stop()
+    finally:
+        if redis is not None:
+            redis[1].terminate()
+            redis[1].wait(timeout=10)
+        if postgres:
+            with django_db_blocker.unblock():
+                call_command("flush", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def browser(site: Site) -> Iterator[Any]:
+    """One Chromium for the module (after ``site``, so it closes before the database is flushed).
+
+    Playwright's synchronous API keeps an event loop on this thread, which makes Django refuse database work
+    (pytest-django's per-test transaction) as if it ran in async code; the journeys never touch the database
+    from here, so Django is told that this is safe while the browser is open."""
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def new_context(browser: Any, **kwargs: Any) -> Any:
+    return browser.new_context(locale="zh-CN", **kwargs)
+
+
+def sign_in(tab: Tab, phone: str, password: str) -> None:
+    tab.goto("/accounts/login/")
+    tab.fill({"#id_phone": phone, "#id_password": password})
+    tab.submit("main form button[type=submit]", has_text="登录")
+
+
+# --- the visitor ------------------------------------------------------------------------------------------
+
+
+def test_visitor_browses_searches_and_answers_the_cookie_banner(site: Site, browser: Any, tmp_path: Path) -> None:
+    title = site.world["published"]["title"]
+    context = new_context(browser)
+    with journey(context, site, tmp_path, "visitor") as tab:
+        tab.goto("/")
+        page = tab.page
+        assert page.locator("html").get_attribute("lang") == "zh-hans"
+        banner = page.locator("#cookie-banner")
+        assert banner.is_visible() and "我们使用 Cookie" in banner.inner_text()
+        assert set(tab.cookies()) <= NECESSARY, tab.cookies()  # nothing optional before a choice
+
+        tab.goto("/works/")
+        tab.submit("a", has_text=title)
+        assert page.locator("h1").inner_text() == title
+        assert "登录后发表评论" in tab.text()
+
+        tab.goto("/search")
+        page.fill("#q", "月光")
+        tab.submit(".search-box button[type=submit]")
+        assert "找到 1 部作品" in tab.text() and title in tab.text()
+        tab.goto("/search?q=" + "桥")  # one character is enough
+        assert title in tab.text()
+        tab.goto("/search?q=不存在的作品名")
+        assert "没有找到" in tab.text()
+
+        # Only the necessary cookies: the banner goes and stays gone, and nothing optional is set.
+        tab.submit("#cookie-banner button", has_text="仅必要 Cookie")
+        assert page.locator("#cookie-banner").count() == 0
+        tab.goto("/privacy/policy")
+        assert page.locator("#cookie-banner").count() == 0
+        assert "lj_consent" in tab.cookies() and set(tab.cookies()) <= NECESSARY
+
+        # Changed on the cookie page: analytics allowed, its cookie appears with the next page.
+        tab.goto("/privacy/cookies")
+        assert page.locator("#cookie-table").is_visible()
+        tab.submit("main button", has_text="全部接受")
+        tab.goto("/")
+        assert "lj_aid" in tab.cookies()
+    context.close()
+
+
+def test_do_not_track_turns_analytics_off_and_the_banner_says_so(site: Site, browser: Any, tmp_path: Path) -> None:
+    context = new_context(browser, extra_http_headers={"DNT": "1"})
+    with journey(context, site, tmp_path, "dnt") as tab:
+        tab.goto("/")
+        banner = tab.page.locator("#cookie-banner")
+        assert "请勿追踪" in banner.inner_text()
+        tab.submit("#cookie-banner button", has_text="全部接受")
+        assert tab.page.locator("#cookie-banner").count() == 0  # the choice is kept ...
+        tab.goto("/works/")
+        assert "lj_aid" not in tab.cookies()  # ... but analytics stays off under DNT
+        tab.goto("/privacy/cookies")
+        assert "统计分析始终关闭" in tab.text()
+    context.close()
+
+
+# --- the creator, and another member who comments ---------------------------------------------------------
+
+
+def test_member_signs_up_creates_a_work_publishes_it_and_gets_a_comment(
+    site: Site, browser: Any, tmp_path: Path
+) -> None:
+    phone = "+8613900000010"
+    title = "山雨归来"
+    context = new_context(browser)
+    with journey(context, site, tmp_path, "creator") as tab:
+        page = tab.page
+        tab.goto("/accounts/register/")
+        tab.fill({"#id_phone": "139 0000 0010"})
+        tab.submit("main form button[type=submit]")
+        assert "验证码已发送" in tab.text("body")
+        tab.fill({"#id_code": site.code_for(phone), "#id_nickname": "山雨阿青", "#id_birth_date": "1998-03-02",
+                  "#id_password": "a-long-pass-phrase-2026"})
+        page.check("#id_accept_policy")
+        tab.submit("main form button[type=submit]", has_text="同意并注册")
+        assert "注册成功" in tab.text("body") and "山雨阿青" in tab.text(".site-header")
+
+        tab.goto("/studio/")
+        tab.fill({"#id_title": title, "#id_text": STORY})
+        tab.submit("main form button[type=submit]", has_text="创建并生成分镜")
+        assert page.locator("h1").inner_text() == title
+        work_id = re.search(r"/studio/([0-9a-f-]{36})/", page.url).group(1)  # type: ignore[union-attr]
+        tab.submit("a[href*='/jobs/']")
+        # The job page polls its progress (htmx, every second) until the worker is done.
+        page.locator("#job-progress .job-succeeded").wait_for(timeout=60_000)
+        assert "100%" in tab.text("#job-progress")
+        tab.check()
+        tab.goto(f"/studio/{work_id}/storyboard/")
+        assert re.search(r"\d 个镜头", tab.text())
+        lines = [area.input_value() for area in page.locator("textarea[name$='lines']").all()]
+        assert any("师父：去把剑拿来。" in text for text in lines), lines
+
+        tab.goto(f"/works/{work_id}")
+        tab.submit("main form button[type=submit]", has_text="发布")
+        assert "作品已发布" in tab.text("body")
+        tab.goto("/search?q=" + "山雨")
+        assert title in tab.text()
+
+    comment = "画面很美，期待下一集！"
+    other = new_context(browser)
+    with journey(other, site, tmp_path, "commenter") as tab:
+        sign_in(tab, site.world["viewer"]["phone"], site.world["password"])
+        tab.goto(f"/works/{work_id}")
+        tab.fill({"#comment-body": comment})
+        tab.submit(".comment-form button[type=submit]")
+        assert comment in tab.text("#comments")
+    other.close()
+
+    with journey(context, site, tmp_path, "creator-reads") as tab:
+        tab.goto(f"/works/{work_id}")
+        assert comment in tab.text("#comments") and site.world["viewer"]["nickname"] in tab.text("#comments")
+    context.close()
