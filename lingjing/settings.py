@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "lingjing.core.middleware.RequestSizeMiddleware",  # 413 for a body over LINGJING_MAX_REQUEST_BYTES, unread
     "lingjing.privacy.requests.middleware.ClosingAccountMiddleware",  # cancellation window: sign-in only to undo
     "lingjing.secops.middleware.RateLimitMiddleware",  # per-address and per-account request limits (429)
     "lingjing.secops.middleware.StaffSessionMiddleware",  # staff: 12 h per sign-in, 30 min idle
@@ -302,6 +303,10 @@ WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*_Compressor.SKIP_COMPRESS_EXTENSIONS, "m
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root on every start
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+# The whole body, files included (Django has no such ceiling): four 5 MiB screenshots and the form fit; larger
+# answers 413 before anything is read (core/middleware.py RequestSizeMiddleware).
+LINGJING_MAX_REQUEST_BYTES = envint("LINGJING_MAX_REQUEST_BYTES", 24 * 1024 * 1024, minimum=1024 * 1024,
+                                    maximum=1024 * 1024 * 1024)
 
 # --- security headers -------------------------------------------------------------------------------------
 SECURE_CSP = {

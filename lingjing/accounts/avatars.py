@@ -7,8 +7,10 @@
 3. Pixels: the header's dimensions must stay within ``MAX_SIDE`` × ``MAX_SIDE`` before anything is decoded;
    Pillow's ``DecompressionBombWarning`` is raised as an error and ``DecompressionBombError`` is caught.
 4. Decoding must complete: truncated files fail (``LOAD_TRUNCATED_IMAGES`` stays off).
-5. Re-encode: EXIF orientation applied, then a fresh image (no EXIF, GPS, XMP, ICC or text chunks) scaled to at
-   most 512 px and a 256 px square-cropped variant, both saved as PNG under random names in ``default_storage``
+5. Re-encode: the decoded image is shrunk to ``WORKING_SIZE`` first (a JPEG already decodes at reduced scale), so
+   memory stays near one decoded frame; an animated GIF or WebP keeps its first frame only. EXIF orientation
+   applied, then a fresh image (no EXIF, GPS, XMP, ICC or text chunks) scaled to at most 512 px and a 256 px
+   square-cropped variant, both saved as PNG under random names in ``default_storage``
    (local media or S3). Only after both files are written does the action point the profile at them; if anything
    fails afterwards the new files are removed again.
 """
@@ -30,6 +32,7 @@ MAX_SIDE = 4096
 MAX_PIXELS = MAX_SIDE * MAX_SIDE
 FULL_SIZE = 512
 THUMB_SIZE = 256
+WORKING_SIZE = 2 * FULL_SIZE  # the decoded image is shrunk to this first; both outputs are made from it
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 MARKUP = (b"<svg", b"<html", b"<script", b"<!doctype", b"<body", b"<iframe")
 STORAGE_DIR = "avatars"
@@ -54,17 +57,28 @@ def read_upload(upload: Any) -> bytes:
     if len(data) > MAX_BYTES:
         raise AvatarRejected("图片不能超过 5 MB")
     if not data:
-        raise AvatarRejected("请选择一张图片")
+        raise AvatarRejected("文件是空的，请选择一张图片")
     return bytes(data)
 
 
 def process(data: bytes) -> EncodedAvatar:
     """Validate and re-encode; raises :class:`AvatarRejected`."""
+    with decode(data, draft=WORKING_SIZE) as image:
+        return _reencode(image)
+
+
+def decode(data: bytes, *, draft: int) -> Image.Image:
+    """Every refusal rule of the module docstring; answers the decoded first frame (the caller closes it).
+
+    ``draft`` lets a JPEG decode at 1/2, 1/4 or 1/8 scale while staying at least that many pixels on each side,
+    so a large photo never exists at full size in memory.
+    """
     if len(data) > MAX_BYTES:
         raise AvatarRejected("图片不能超过 5 MB")
     lowered = data.lower()
     if any(marker in lowered for marker in MARKUP):
         raise AvatarRejected("文件中含有网页或矢量图内容，请上传 PNG、JPEG、WebP 或 GIF 图片")
+    del lowered
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -74,26 +88,42 @@ def process(data: bytes) -> EncodedAvatar:
             raise AvatarRejected(f"图片尺寸过大（最大 {MAX_SIDE}×{MAX_SIDE} 像素）") from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
             raise AvatarRejected("无法识别的图片格式，请上传 PNG、JPEG、WebP 或 GIF 图片") from None
-        with image:
+        try:
             width, height = image.size
             if width < 1 or height < 1 or width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
                 raise AvatarRejected(f"图片尺寸过大（最大 {MAX_SIDE}×{MAX_SIDE} 像素）")
+            if image.format == "JPEG":
+                image.draft(image.mode, (draft, draft))
             try:
                 image.load()
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):
                 raise AvatarRejected(f"图片尺寸过大（最大 {MAX_SIDE}×{MAX_SIDE} 像素）") from None
             except (OSError, ValueError, SyntaxError, EOFError):
                 raise AvatarRejected("图片文件已损坏或不完整") from None
-            return _reencode(image)
+        except AvatarRejected:
+            image.close()
+            raise
+        return image
+
+
+def flatten(image: Image.Image, box: int) -> Image.Image:
+    """A new image built from the pixels alone (nothing of the original's metadata can come along), EXIF
+    orientation applied, at most ``box`` px on its longest side.
+
+    The decoded image is shrunk in place before anything else, so an accepted upload at the size limit costs one
+    full-size copy (two for palette or greyscale images, which are converted first).
+    """
+    mode = "RGBA" if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info else "RGB"
+    pixels = image if image.mode == mode else image.convert(mode)
+    pixels.thumbnail((box, box), Image.Resampling.LANCZOS)
+    oriented = ImageOps.exif_transpose(pixels) or pixels
+    clean = Image.new(mode, oriented.size)
+    clean.paste(oriented)
+    return clean
 
 
 def _reencode(image: Image.Image) -> EncodedAvatar:
-    oriented = ImageOps.exif_transpose(image) or image
-    mode = "RGBA" if oriented.mode in ("RGBA", "LA", "P", "PA") or "transparency" in oriented.info else "RGB"
-    # A new image built from the pixels alone: nothing of the original's metadata can come along.
-    pixels = oriented.convert(mode)
-    clean = Image.new(mode, pixels.size)
-    clean.paste(pixels)
+    clean = flatten(image, WORKING_SIZE)
     full = clean.copy()
     full.thumbnail((FULL_SIZE, FULL_SIZE), Image.Resampling.LANCZOS)
     thumb = ImageOps.fit(clean, (THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)

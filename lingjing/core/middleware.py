@@ -85,6 +85,31 @@ class ApiErrorMiddleware:
         return response
 
 
+class RequestSizeMiddleware:
+    """Refuse a request body over ``LINGJING_MAX_REQUEST_BYTES`` from its ``Content-Length``, before anything reads it.
+
+    Django caps the form fields of a body (``DATA_UPLOAD_MAX_MEMORY_SIZE``) and spools files over
+    ``FILE_UPLOAD_MAX_MEMORY_SIZE`` to a temporary file, but it puts no ceiling on the files themselves: without
+    this a single upload could fill the temporary directory long before the avatar, screenshot or import code
+    sees its 5 MiB cap. Must run before anything touches ``request.POST`` (CSRF reads it in ``process_view``).
+    Pages get a Chinese 413 page; under ``/api/`` the ``ApiErrorMiddleware`` answers ``payload_too_large``.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.LINGJING_MAX_REQUEST_BYTES:
+            from lingjing.core.views import request_too_large
+
+            return request_too_large(request)
+        return self.get_response(request)
+
+
 class LocaleMiddleware(DjangoLocaleMiddleware):
     """Pages are Chinese unless the visitor chose English (the language cookie set by the switch in the header).
 

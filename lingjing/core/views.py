@@ -72,6 +72,13 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return _error(request, 404, _("页面不存在"), _("您访问的页面不存在，或已被删除。"))
 
 
+def request_too_large(request: HttpRequest) -> HttpResponse:
+    """413 from ``RequestSizeMiddleware``: the body was never read, so the form cannot be shown again filled in."""
+    limit = settings.LINGJING_MAX_REQUEST_BYTES // (1024 * 1024)
+    return _error(request, 413, _("上传的内容过大"),
+                  _("一次最多上传 %(limit)s MB。请压缩或拆分文件后返回上一页重新提交。") % {"limit": limit})
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """No database, session or user lookups here: the error may be that the database is down."""
     if database_unavailable(sys.exc_info()[1]):

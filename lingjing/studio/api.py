@@ -11,7 +11,8 @@ from typing import Any, Literal
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
-from ninja import Router, Schema
+from ninja import File, Form, Router, Schema
+from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from lingjing.api import AUTH, ApiError
@@ -95,6 +96,42 @@ def start_render(request: HttpRequest, work_id: uuid.UUID, kind: JobKindParam = 
         raise ApiError(422, "invalid_request", "；".join(exc.messages)) from None
     job.refresh_from_db()
     return Status(202 if created else 200, {"job": _job_out(request, job), "created": created})
+
+
+class ImportOut(Schema):
+    id: str
+    title: str
+    status: str
+    chars: int
+    job: JobOut
+
+
+@router.post("/import", response={201: ImportOut}, url_name="studio_import", summary="上传故事文件创建作品")
+def import_story(request: HttpRequest, title: Form[str], file: File[UploadedFile]) -> Status[dict[str, Any]]:
+    """The studio page's import as an API: txt, md, docx or epub (at most 5 MiB) becomes a new work whose
+    storyboard job starts at once. A refused file answers 422 with the importer's code (``archive_bomb``,
+    ``too_large``, ``bad_encoding``, …) and a Chinese message; nothing is created."""
+    from django.utils.datastructures import MultiValueDict
+
+    from lingjing.accounts.policy import can_create, denial_reason
+    from lingjing.studio.forms import CreateWorkForm
+    from lingjing.works.actions import do_create_work
+
+    if not can_create(request.user):
+        raise ApiError(403, "forbidden", denial_reason(request.user))
+    form = CreateWorkForm({"title": title}, MultiValueDict({"file": [file]}))
+    if not form.is_valid():
+        error = next(iter(form.errors.as_data().values()))[0]
+        raise ApiError(422, error.code or "invalid_request", error.messages[0])
+    try:
+        work = do_create_work(request.user, title=form.cleaned_data["title"], script=form.cleaned_data["story"],
+                              acting_user=request.user)
+        job, _ = do_start_job(work, "storyboard", acting_user=request.user)
+    except ValidationError as exc:
+        raise ApiError(422, exc.code or "invalid_request", "；".join(exc.messages)) from None
+    job.refresh_from_db()
+    return Status(201, {"id": str(work.pk), "title": work.title, "status": work.status,
+                        "chars": len(work.script), "job": _job_out(request, job)})
 
 
 @router.get("/jobs/{job_id}", response=JobOut, url_name="studio_job")

@@ -7,7 +7,11 @@ Limits, checked before anything is parsed: the upload is at most :data:`MAX_UPLO
 (docx/epub) has at most :data:`MAX_ARCHIVE_MEMBERS` members whose declared uncompressed sizes add up to at most
 :data:`MAX_UNCOMPRESSED_BYTES`, with no member inflating more than :data:`MAX_RATIO` times. ``zipfile`` never
 yields more than a member's declared size (a lying header ends in a CRC error), so checking declared sizes
-bounds what is read. Errors are :class:`ImportRejected` with a Chinese message for the author.
+bounds what is read. Member names must be relative paths without ``..`` (a traversal name is refused although
+nothing is ever extracted to disk), and no XML or XHTML member may declare entities (``<!ENTITY``: billion
+laughs, external entities), checked by streaming each such member in 64 KiB pieces before any parser sees it.
+EPUB chapters must be valid UTF-8 (a chapter that is really a zip or an image is refused, not imported as
+garbage). Errors are :class:`ImportRejected` with a Chinese message for the author.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import io
 import posixpath
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from xml.etree.ElementTree import ParseError
@@ -109,7 +114,38 @@ def _open_archive(data: bytes, what: str) -> zipfile.ZipFile:
         raise ImportRejected(
             "archive_too_large", f"{what} 文件解压后过大（超过 {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MiB）"
         )
+    for info in members:
+        parts = info.filename.replace("\\", "/").split("/")
+        if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+            raise ImportRejected("bad_archive", f"{what} 文件中有指向压缩包外的路径（{info.filename[:60]}），已拒绝")
+    _refuse_entities(archive, members, what)
     return archive
+
+
+_XML_SUFFIXES = (".xml", ".rels", ".opf", ".ncx", ".xhtml", ".html", ".htm", ".svg")
+_ENTITY = b"<!ENTITY"
+
+
+def _refuse_entities(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], what: str) -> None:
+    """No XML member may declare an entity; read in pieces, so a member costs 64 KiB of memory at most."""
+    for info in members:
+        if not info.filename.lower().endswith(_XML_SUFFIXES):
+            continue
+        try:
+            with archive.open(info) as member:
+                tail = b""
+                while chunk := member.read(64 * 1024):
+                    if _ENTITY in tail + chunk:
+                        raise ImportRejected(
+                            "xml_entities", f"{what} 文件中含有 XML 实体声明（可能是“十亿笑声”攻击），已拒绝"
+                        )
+                    tail = chunk[-len(_ENTITY):]
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+            archive.close()
+            raise ImportRejected("bad_archive", f"{what} 文件已损坏或不是 {what} 格式") from None
+        except ImportRejected:
+            archive.close()
+            raise
 
 
 def read_docx(data: bytes) -> str:
@@ -196,11 +232,17 @@ def read_epub(data: bytes) -> str:
             path = manifest.get(ref.get("idref"))
             if path is None or path not in names:
                 continue
+            try:
+                xhtml = archive.read(path).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ImportRejected("bad_archive", "epub 文件已损坏：章节不是有效的 UTF-8 文本") from None
             parser = _HtmlText()
-            parser.feed(archive.read(path).decode("utf-8", errors="replace"))
+            parser.feed(xhtml)
             chapters.append(parser.text())
     except (ParseError, DefusedXmlException):
         raise ImportRejected("bad_archive", "epub 文件的目录无法解析") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError):
+        raise ImportRejected("bad_archive", "epub 文件已损坏或不是 epub 格式") from None
     finally:
         archive.close()
     return _normalise("\n\n".join(c for c in chapters if c))

@@ -3,7 +3,7 @@
 The checks are the avatar code's own (``lingjing.accounts.avatars``): at most 5 MiB read with a hard stop, markup
 (SVG/HTML polyglots) refused, Pillow must recognise PNG, JPEG, WebP or GIF whatever the name or content type
 says, dimensions checked in the header before decoding (at most 4096 × 4096), decompression bombs refused, and
-the whole file must decode. Only a file that passes all of them is decoded again here and re-encoded at screenshot
+the whole file must decode. The decoded image (``avatars.decode``, first frame only) is re-encoded at screenshot
 size (longest side at most ``MAX_SIDE`` px, so text stays legible) into a fresh image built from the pixels alone:
 no EXIF, GPS, XMP, ICC profile or text chunk survives. It is stored as PNG under a random name in
 ``default_storage`` (``support/``), never under the uploaded name, and served only through the ticket's access
@@ -19,7 +19,6 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from PIL import Image, ImageOps
 
 from lingjing.accounts import avatars
 from lingjing.accounts.avatars import AvatarRejected
@@ -43,17 +42,11 @@ class Screenshot:
 def process(data: bytes) -> Screenshot:
     """Validate with the avatar rules, then re-encode at screenshot size; raises :class:`ScreenshotRejected`."""
     try:
-        avatars.process(data)  # every refusal rule of avatars; its small re-encoding is discarded
+        image = avatars.decode(data, draft=MAX_SIDE)  # every refusal rule of avatars, one decoding
     except AvatarRejected as exc:
         raise ScreenshotRejected(str(exc)) from None
-    with Image.open(io.BytesIO(data), formats=avatars.FORMATS) as image:
-        image.load()
-        oriented = ImageOps.exif_transpose(image) or image
-        mode = "RGBA" if oriented.mode in ("RGBA", "LA", "P", "PA") or "transparency" in oriented.info else "RGB"
-        pixels = oriented.convert(mode)
-    clean = Image.new(mode, pixels.size)
-    clean.paste(pixels)
-    clean.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    with image:
+        clean = avatars.flatten(image, MAX_SIDE)
     buffer = io.BytesIO()
     clean.save(buffer, format="PNG", optimize=True)
     return Screenshot(png=buffer.getvalue(), width=clean.width, height=clean.height)
