@@ -453,6 +453,116 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def profile(env: dict[str, str], requests: int, html: Path | None, *, as_json: bool = False) -> dict[str, Any]:
+    data_dir = Path(env["LINGJING_DATA_DIR"])
+    out = data_dir / "bench-profile.json"
+    command = [sys.executable, str(Path(__file__).resolve()), "profile-child", "--fixture",
+               str(data_dir / "bench-fixture.json"), "--requests", str(requests), "--out", str(out)]  # fmt: skip
+    if html is not None:
+        command += ["--html", str(html.resolve())]
+    result = subprocess.run(command, env=env, cwd=data_dir, capture_output=True, text=True, timeout=3600,
+                            check=False)  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"profiling failed:\n{result.stderr[-3000:]}")
+    figures = dict(json.loads(out.read_text()))
+    figures["load_average"] = os.getloadavg()[0]
+    print(json.dumps(figures, ensure_ascii=False) if as_json else result.stdout + profile_report(figures))
+    return figures
+
+
+# --- profiling the same mix in-process ----------------------------------------------------------------------
+
+
+def profile_in_process(fixture_path: Path, requests: int, top: int = 0, html: Path | None = None) -> dict[str, Any]:
+    """In the child (Django set up from the server's environment): the mix's requests through Django's whole
+    stack in this process (the test client), each timed in CPU, all of them under pyinstrument. Answers the CPU
+    milliseconds per endpoint and prints the profile."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lingjing.settings")
+    sys.path.insert(0, str(ROOT))
+    django.setup()
+    from django.core.wsgi import get_wsgi_application
+    from pyinstrument import Profiler
+
+    fixture = json.loads(fixture_path.read_text())
+    client = get_wsgi_application()
+    import gzip
+
+    home = _profile_get(client, Planned("home", "/"), random.Random(0))[1]
+    html_page = (gzip.decompress(home) if home[:2] == b"\x1f\x8b" else home).decode()
+    statics = sorted(set(re.findall(r"""(?:href|src)="(/static/[^"]+\.(?:css|js|svg))\"""", html_page)))
+    rng = random.Random(5)
+    items = plan(requests, fixture, statics or ["/static/missing.css"], rng)
+    for item in items[: max(1, requests // 10)]:  # warm up: imports, templates, per-process caches
+        _profile_one(client, item, rng)
+    cpu: dict[str, list[float]] = defaultdict(list)
+    profiler = Profiler()
+    profiler.start()
+    for item in items:
+        started = time.process_time()
+        status = _profile_one(client, item, rng)
+        if status >= 400:
+            raise SystemExit(f"{item.path} answered {status}")
+        cpu[item.endpoint].append((time.process_time() - started) * 1000)
+    profiler.stop()
+    if top >= 0:
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+    if html is not None:
+        html.write_text(profiler.output_html())
+    total = sum(sum(v) for v in cpu.values())
+    return {
+        "requests": requests,
+        "cpu_ms_per_request": total / max(1, requests),
+        "endpoints": {name: {"n": len(v), "cpu_ms_mean": sum(v) / len(v), "cpu_ms_p50": percentile(v, 0.5),
+                             "share": sum(v) / total if total else 0.0}
+                      for name, v in sorted(cpu.items())},
+    }  # fmt: skip
+
+
+def _profile_one(app: Any, item: Planned, rng: random.Random) -> int:
+    return _profile_get(app, item, rng)[0]
+
+
+def _profile_get(app: Any, item: Planned, rng: random.Random) -> tuple[int, bytes]:
+    """One GET straight through the WSGI application, as gunicorn calls it (Django's test client would add its
+    template instrumentation to the figures); no cookies, as the load test's clients."""
+    import io
+    from urllib.parse import unquote_to_bytes
+
+    path, _, query = item.path.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": unquote_to_bytes(path).decode("latin-1"), "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1",
+        "REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": f"198.18.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+        "HTTP_X_FORWARDED_PROTO": "https", "HTTP_ACCEPT_ENCODING": "gzip, br",
+        "HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9", "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+        "wsgi.multiprocess": True, "wsgi.run_once": False,
+    }  # fmt: skip
+    if item.token:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {item.token}"
+    status: list[str] = []
+    body = app(environ, lambda s, headers, exc_info=None: status.append(s))
+    try:
+        content = b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return int(status[0].split()[0]), content
+
+
+def profile_report(result: dict[str, Any]) -> str:
+    lines = [f"in-process, {result['requests']} requests: {result['cpu_ms_per_request']:.1f} ms CPU per request "
+             f"(≈ {2000 / max(result['cpu_ms_per_request'], 1e-3):.0f} req/s on 2 free cores, without the HTTP "
+             "server)"]  # fmt: skip
+    for name, e in sorted(result["endpoints"].items(), key=lambda kv: -kv[1]["share"]):
+        lines.append(f"  {name:13} {e['n']:5}×  mean {e['cpu_ms_mean']:6.1f} ms  p50 {e['cpu_ms_p50']:6.1f} ms  "
+                     f"{e['share'] * 100:4.0f} % of the CPU")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -460,6 +570,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     seed_cmd.add_argument("--works", type=int, required=True)
     seed_cmd.add_argument("--members", type=int, required=True)
     seed_cmd.add_argument("--out", type=Path, required=True)
+    profile_cmd = sub.add_parser("profile-child", help="(internal) the in-process profile, in the configured site")
+    profile_cmd.add_argument("--fixture", type=Path, required=True)
+    profile_cmd.add_argument("--requests", type=int, required=True)
+    profile_cmd.add_argument("--html", type=Path)
+    profile_cmd.add_argument("--out", type=Path, required=True)
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of the mixed workload (default 60)")
     parser.add_argument("--baseline", type=float, default=10.0, help="seconds of /healthz alone first (0: none)")
@@ -472,20 +587,36 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--redis-url", default="", help="a Redis database the benchmark may empty")
     parser.add_argument("--mode", choices=("production", "development"), default="production")
     parser.add_argument("--data-dir", type=Path, help="use (and keep) this data directory")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --data-dir: reuse the site prepared there by an earlier run (no recreation)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="instead of serving: N requests of the mix in-process under pyinstrument, CPU per "
+                             "endpoint and the profile")  # fmt: skip
+    parser.add_argument("--profile-html", type=Path, help="with --profile: also write pyinstrument's HTML here")
     args = parser.parse_args(argv)
     if args.command == "seed":
         seed(args.works, args.members, args.out)
         return None
+    if args.command == "profile-child":
+        result = profile_in_process(args.fixture, args.requests, html=args.html)
+        args.out.write_text(json.dumps(result))
+        return None
     with tempfile.TemporaryDirectory(prefix="lingjing-bench-load-") as tmp:
         data_dir = args.data_dir or Path(tmp)
         data_dir.mkdir(parents=True, exist_ok=True)
-        if args.database_url:
+        reuse = args.reuse and args.data_dir is not None and (data_dir / "bench-fixture.json").exists()
+        if args.database_url and not reuse:
             fresh_postgres(args.database_url)
         if args.redis_url:
             empty_redis(args.redis_url)
         env = server_env(data_dir, args.database_url, args.redis_url, args.mode)
-        fixture = prepare(env, works=args.works, members=args.members, demo=args.demo)
+        if reuse:
+            fixture = dict(json.loads((data_dir / "bench-fixture.json").read_text()))
+        else:
+            fixture = prepare(env, works=args.works, members=args.members, demo=args.demo)
+        if args.profile:
+            return profile(env, args.profile, args.profile_html, as_json=args.json)
         server = Server(env, args.web_workers, args.threads)
         server.start()
         try:
