@@ -57,16 +57,10 @@ class ApiError(Exception):
 
 class BearerAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        from lingjing.accounts.models import ApiToken, hash_token
+        from lingjing.accounts.bearer import presented_token
+        from lingjing.accounts.models import ApiToken
 
-        token = token.strip()
-        row = (
-            ApiToken.objects.select_related("user")
-            .filter(token_hash=hash_token(token), revoked_at__isnull=True)
-            .first()
-            if token
-            else None
-        )
+        row = presented_token(request, token)  # the middleware looked it up already (once per request)
         if row is None or not row.user.is_active or getattr(row.user, "status", "active") == "erased":
             raise ApiError(401, "invalid_token", _("访问令牌无效或已失效，请重新登录"))
         now = timezone.now()

@@ -5,7 +5,6 @@ Placed after Django's authentication and messages middleware (``settings.MIDDLEW
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -84,15 +83,10 @@ class StaffSessionMiddleware:
         return HttpResponseRedirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.get_full_path()})}")
 
     def _bearer(self, request: HttpRequest) -> HttpResponse | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header.lower().startswith("bearer ") or not header[7:].strip():
-            return None
-        from lingjing.accounts.models import ApiToken
+        from lingjing.accounts.bearer import forget_presented_token, presented_token
 
-        digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
-        token = (ApiToken.objects.filter(token_hash=digest, revoked_at__isnull=True, user__is_staff=True)
-                 .select_related("user").first())
-        if token is None:
+        token = presented_token(request)
+        if token is None or not token.user.is_staff:
             return None
         reason = staff.token_expiry_reason(token.created_at, token.last_used_at, timezone.now())
         if reason is None:
@@ -103,6 +97,7 @@ class StaffSessionMiddleware:
 
         do_record_staff_session_expiry(token.user, reason=f"token:{reason}")
         do_revoke_session(token.user, token.pk, acting_user=token.user)
+        forget_presented_token(request)
         return error_response(request, 401, "session_expired", "工作人员会话已过期，请重新登录")
 
 

@@ -6,7 +6,8 @@ every API call other than the rights-request endpoints and sign-in/out answers 4
 their works is for the code that lists and shows works: it must leave out works whose author is not ``active``
 (``lingjing.privacy.requests.visibility.hidden_authors``).
 
-The check costs nothing for anonymous pages; for an API call with a Bearer token it is one indexed lookup.
+The check costs nothing for anonymous pages; for an API call with a Bearer token it is one indexed lookup,
+kept on the request for the API's own authentication (``accounts.bearer``).
 """
 
 from __future__ import annotations
@@ -25,13 +26,11 @@ MESSAGE = "账号正在注销冷静期，仅可撤销注销；如需继续使用
 
 
 def _closing_bearer(request: HttpRequest) -> bool:
-    header = request.headers.get("Authorization", "")
-    if not header.lower().startswith("bearer "):
-        return False
-    from lingjing.accounts.models import ApiToken, UserStatus, hash_token
+    from lingjing.accounts.bearer import presented_token
+    from lingjing.accounts.models import UserStatus
 
-    return ApiToken.objects.filter(token_hash=hash_token(header[7:].strip()), revoked_at__isnull=True,
-                                   user__status=UserStatus.CLOSING).exists()
+    token = presented_token(request)  # kept on the request for the API's own authentication
+    return token is not None and token.user.status == UserStatus.CLOSING
 
 
 class ClosingAccountMiddleware:
