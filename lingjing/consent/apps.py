@@ -13,3 +13,7 @@ class ConsentConfig(AppConfig):
 
         # Without a sender: after a flush the purposes come back even though no migration runs (consent.seed).
         post_migrate.connect(seed_after_migrate, dispatch_uid="lingjing.consent.seed")
+        from lingjing.consent.models import PolicyVersion
+        from lingjing.consent.policy import versions_memo
+
+        versions_memo.connect(PolicyVersion)  # a published or edited version: the per-process list is dropped

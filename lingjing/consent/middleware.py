@@ -158,7 +158,8 @@ class PrivacyMiddleware:
         from lingjing.consent.service import has_consent
 
         user = getattr(request, "user", None)
-        if not has_consent(user, "analytics", request) or not decl.category_allowed(request, "analytics"):
+        # The browser's cookie choice first: it needs no query, and most requests stop there.
+        if not decl.category_allowed(request, "analytics") or not has_consent(user, "analytics", request):
             return
         page = request.method == "GET" and response.get("Content-Type", "").startswith("text/html")
         if not page and response.status_code < 500:

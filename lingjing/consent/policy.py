@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from lingjing.consent.models import Method, PolicyAcceptance, PolicyVersion
+from lingjing.core.memo import ProcessMemo
 
 LANGS = ("zh", "en")
 
@@ -78,18 +79,27 @@ def current_policy_version(now: dt.datetime | None = None) -> PolicyVersion | No
     return version
 
 
+def _load_versions() -> list[PolicyVersion]:
+    return list(PolicyVersion.objects.defer("body_zh", "body_en").order_by("number"))
+
+
+# The acceptance gate and the banner ask on every request; versions change a few times a year. Every version
+# (without its text) is kept per process for a few seconds and the question "in force at now?" answered from it,
+# so an effective date passes exactly on time; a publication reaches other processes within VERSIONS_SECONDS
+# (a material change only takes effect after LINGJING_POLICY_NOTICE_DAYS anyway). See core/memo.py.
+VERSIONS_SECONDS = 10.0
+versions_memo = ProcessMemo("consent.policy_versions", _load_versions, VERSIONS_SECONDS)
+
+
 def upcoming_policy_version(now: dt.datetime | None = None) -> PolicyVersion | None:
     """A published version not yet in force (announced, waiting out its notice period)."""
     now = now or timezone.now()
-    return PolicyVersion.objects.filter(effective_at__gt=now).order_by("number").first()
+    return next((v for v in versions_memo.get() if v.effective_at > now), None)
 
 
 def latest_material_in_force(now: dt.datetime | None = None) -> PolicyVersion | None:
-    return (
-        PolicyVersion.objects.filter(effective_at__lte=now or timezone.now(), material=True)
-        .order_by("-number")
-        .first()
-    )
+    now = now or timezone.now()
+    return next((v for v in reversed(versions_memo.get()) if v.material and v.effective_at <= now), None)
 
 
 def needs_acceptance(user: Any, version: PolicyVersion) -> bool:

@@ -21,6 +21,9 @@ class CoreConfig(AppConfig):
         connect_signals()  # which task runs (claims a re-run task may take over, core/leases.py)
 
         post_migrate.connect(_create_cache_table, sender=self)
+        from lingjing.core.memo import clear_all
+
+        post_migrate.connect(clear_all, dispatch_uid="lingjing.core.memo")  # a flushed database: no memo survives
         # Without a sender: it must run after the last app's permissions exist (see roles.py).
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="lingjing.core.roles")
 

@@ -20,6 +20,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from lingjing.core.memo import ProcessMemo
 from lingjing.notify.actions import claim_announcement, do_fan_out_chunk, finish_announcement
 from lingjing.notify.models import Announcement, FanoutState
 
@@ -62,6 +63,26 @@ def publish_due() -> list[int]:
     for pk in due:
         run_fanout(pk)
     return due
+
+
+def _load_banner_rows() -> list[Announcement]:
+    """Every banner announcement not ended yet, future ones included (the memo's rows)."""
+    now = timezone.now()
+    return list(Announcement.objects.filter(banner=True).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+                .defer("body_zh", "body_en").order_by("-starts_at"))
+
+
+# The banner is on every page; announcements change rarely. The rows are kept per process for a few seconds and
+# "running now" decided at the request's time (core/memo.py): a saved announcement shows at once in this process
+# and within BANNER_SECONDS in the others.
+BANNER_SECONDS = 10.0
+banner_memo = ProcessMemo("notify.banner", _load_banner_rows, BANNER_SECONDS)
+
+
+def banner_announcements(now: Any = None) -> list[Announcement]:
+    """What the banner shows now (the same as :func:`live_announcements`), from the per-process memo."""
+    at = now or timezone.now()
+    return [a for a in banner_memo.get() if a.starts_at <= at and (a.ends_at is None or a.ends_at > at)]
 
 
 def live_announcements(now: Any = None) -> QuerySet[Announcement]:

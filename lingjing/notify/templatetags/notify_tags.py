@@ -13,13 +13,13 @@ BANNER_MAX = 3
 
 @register.inclusion_tag("notify/_banner.html", takes_context=True)
 def announcement_banner(context: template.Context) -> dict[str, Any]:
-    from lingjing.notify.announcements import live_announcements
+    from lingjing.notify.announcements import banner_announcements
 
     request = context.get("request")
     lang = "en" if getattr(request, "LANGUAGE_CODE", "zh-hans").startswith("en") else "zh"
     items = [
         {"id": a.pk, "kind": a.kind, "kind_label": a.kind_label(lang), "title": a.title(lang)}
-        for a in live_announcements()[:BANNER_MAX]
+        for a in banner_announcements()[:BANNER_MAX]
     ]
     return {"items": items}
 
