@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 from ninja.responses import Status
 
-from lingjing.api import AUTH, ApiError
+from lingjing.api import AUTH, ApiError, PageNumber
 from lingjing.community import actions, recommend
 from lingjing.community.access import access_comment, access_profile, visible_comments
 from lingjing.community.models import Comment
@@ -109,7 +109,7 @@ def comment_dict(comment: Comment) -> dict[str, Any]:
 
 
 @router.get("/works/{work_id}/comments", response=CommunityCommentsOut, auth=OPTIONAL_AUTH, summary="作品评论")
-def list_comments(request: HttpRequest, work_id: uuid.UUID, page: int = 1) -> dict[str, Any]:
+def list_comments(request: HttpRequest, work_id: uuid.UUID, page: PageNumber = 1) -> dict[str, Any]:
     work = _public_work(request, work_id)
     page = max(page, 1)
     start = (page - 1) * COMMENTS_PAGE

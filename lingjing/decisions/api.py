@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from lingjing.api import AUTH, ApiError
+from lingjing.api import AUTH, ApiError, PageIn
 from lingjing.decisions.access import access_decision, access_review, my_decisions, open_reviews
 from lingjing.decisions.actions import do_request_review, do_resolve_review, do_set_automation_choice
 from lingjing.decisions.models import AutomationChoice, DecisionKind
@@ -41,10 +41,6 @@ class DecisionOut(Schema):
 class DecisionPage(Schema):
     items: list[DecisionOut]
     next: int | None
-
-
-class PageIn(Schema):
-    page: int = 1
 
 
 class ReviewIn(Schema):

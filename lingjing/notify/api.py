@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema
 
-from lingjing.api import AUTH, ApiError
+from lingjing.api import AUTH, ApiError, PageIn
 from lingjing.notify.access import access_notification, my_inbox
 from lingjing.notify.actions import do_mark_all_read, do_mark_read, do_set_channels, do_set_language
 from lingjing.notify.announcements import live_announcements
@@ -37,10 +37,6 @@ class InboxPage(Schema):
     items: list[NotificationOut]
     unread: int
     next: int | None
-
-
-class PageIn(Schema):
-    page: int = 1
 
 
 class CategoryPref(Schema):

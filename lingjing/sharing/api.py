@@ -12,7 +12,7 @@ from typing import Any
 from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema
 
-from lingjing.api import AUTH, ApiError
+from lingjing.api import AUTH, ApiError, PageIn
 from lingjing.sharing.access import access_recipient, access_sharing_record, my_sharing_records
 from lingjing.sharing.policy import recipient_row, recipients_for_policy
 
@@ -49,10 +49,6 @@ class SharingRecordOut(Schema):
 class RecordPage(Schema):
     items: list[SharingRecordOut]
     next: int | None
-
-
-class PageIn(Schema):
-    page: int = 1
 
 
 class RecipientOut(Schema):

@@ -242,3 +242,30 @@ def test_no_two_schemas_share_a_component_name(monkeypatch: pytest.MonkeyPatch) 
     schema = api.get_openapi_schema()
     assert len(seen) > 50 and "HistoryOut" in schema["components"]["schemas"]
     assert not clashes, sorted(clashes)
+
+
+def test_every_paginated_list_refuses_a_page_past_the_bound_and_answers_at_it(
+    client: Client, make_user: Any, token_for: Any,
+) -> None:
+    # ?page=10**32 once crashed the sharing records with 500 (the offset overflowed the database's integer).
+    from lingjing.api import MAX_PAGE, api
+    from lingjing.works.actions import do_create_work
+    from lingjing.works.publishing import do_publish_work
+
+    user = make_user()
+    work = do_create_work(user, title="公开作品", script="夜雨。", acting_user=user)
+    do_publish_work(work, acting_user=user, screen=False)
+    auth = {"Authorization": f"Bearer {token_for(user)}"}
+    lists = [path.removeprefix("/api/v1").replace("{work_id}", str(work.pk))
+             for path, operations in api.get_openapi_schema()["paths"].items()
+             if any(p["name"] == "page" for p in operations.get("get", {}).get("parameters", []))]
+    assert {"/sharing/records", "/notifications", "/decisions", f"/works/{work.pk}/comments"} <= set(lists)
+    for path in lists:
+        url = f"/api/v1{path}"
+        for page in (10**32, -(10**32)):
+            response = client.get(url, {"page": page}, headers=auth)
+            assert response.status_code in (200, 422), (url, page, response.status_code)
+            if response.status_code == 422:
+                error_of(response)
+        last = client.get(url, {"page": MAX_PAGE}, headers=auth)
+        assert last.status_code == 200 and last.json()["next"] is None, (url, last.status_code)
