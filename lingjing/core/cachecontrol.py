@@ -27,7 +27,9 @@ client's limits and passes the same checks; only the view and its queries are sk
 work (publish, unpublish, takedown, edit), of a works-app row (comments, likes) or of a member (nickname,
 avatar) starts a new cache generation (``public_content_changed``), so a change shows at once; code that changes
 such rows with ``QuerySet.update()`` (no signals) calls ``public_content_changed()`` itself. Search is not
-cached: each query is counted in the security log.
+cached: each query is counted in the security log. The home page's feed section for visitors who are not signed
+in is kept under the same generation (``works.views.home_section``). A save's signal fires before its transaction
+commits, so a second generation starts at the commit: nothing read in between outlives it.
 """
 
 from __future__ import annotations
@@ -119,6 +121,16 @@ def public_content_changed(**kwargs: Any) -> None:
         meta = sender._meta
         if meta.app_label not in PUBLIC_CONTENT_APPS and meta.label_lower not in PUBLIC_CONTENT_MODELS:
             return
+    _new_generation()
+    # The signal fires inside the writing transaction: a request reading the old rows before the commit could store
+    # them under the new generation. One more generation when the write commits retires those (once per transaction).
+    from django.db import connection, transaction
+
+    if connection.in_atomic_block and not any(entry[1] is _new_generation for entry in connection.run_on_commit):
+        transaction.on_commit(_new_generation)
+
+
+def _new_generation() -> None:
     try:
         try:
             cache.incr(GENERATION_KEY)
@@ -132,6 +144,17 @@ def _fresh_generation() -> int:
     import time
 
     return int(time.time() * 1000)
+
+
+def public_generation() -> Any:
+    """The current generation of cached public content (keys built from it retire when it changes). Raises
+    when the cache is unavailable: callers answer without the cache then."""
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        generation = _fresh_generation()
+        cache.add(GENERATION_KEY, generation, None)
+        generation = cache.get(GENERATION_KEY, generation)
+    return generation
 
 
 def connect_invalidation() -> None:
@@ -165,12 +188,7 @@ class PublicApiCacheMiddleware:
         if not server_cacheable(request):
             return self.get_response(request)
         try:
-            generation = cache.get(GENERATION_KEY)
-            if generation is None:
-                generation = _fresh_generation()
-                cache.add(GENERATION_KEY, generation, None)
-                generation = cache.get(GENERATION_KEY, generation)
-            key = _key(request, generation)
+            key = _key(request, public_generation())
             hit = cache.get(key)
         except Exception:
             log.warning("public cache unavailable; answering without it", exc_info=True)

@@ -33,7 +33,7 @@ PAGE_SIZE = 20
 MAX_PAGE = 500
 POOL_SIZE = 500  # candidates of the recommended feed
 POOL_RECENT = 5000  # newest works the recommended pool is drawn from
-POOL_CACHE_KEY = "works:recommend:pool:v1"
+POOL_CACHE_KEY = "works:recommend:pool:v2"
 POOL_SECONDS = 300
 INTEREST_BOOST = 2.0
 FEEDS = ("latest", "recommended", "following")
@@ -249,8 +249,8 @@ def recommendation_pool() -> list[tuple[uuid.UUID, tuple[str, ...], float]]:
     for ``POOL_SECONDS`` (it is the same for everyone). A work that left the public meanwhile is dropped when the
     page's cards are built (:func:`cards_for_ids`), so the cache never shows it."""
     pool = cache.get(POOL_CACHE_KEY)
-    if pool is not None:
-        return [(uuid.UUID(i), tuple(t), s) for i, t, s in pool]
+    if pool is not None:  # kept as UUID objects: parsing 500 id strings per request cost more than the page
+        return list(pool)
     now = timezone.now()
     rows = (_published().order_by("-published_at", "-pk")
             .annotate(like_total=_count("community.Like"),
@@ -262,7 +262,7 @@ def recommendation_pool() -> list[tuple[uuid.UUID, tuple[str, ...], float]]:
         scored.append((work_id, tuple(str(t) for t in tags or ()), hot_score(likes, comments, age)))
     scored.sort(key=lambda r: -r[2])
     pool_rows = scored[:POOL_SIZE]
-    cache.set(POOL_CACHE_KEY, [(str(i), list(t), s) for i, t, s in pool_rows], POOL_SECONDS)
+    cache.set(POOL_CACHE_KEY, pool_rows, POOL_SECONDS)
     return pool_rows
 
 

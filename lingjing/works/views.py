@@ -7,6 +7,7 @@ shots, pages and comments (``test_feed_pages`` asserts both).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -24,6 +25,8 @@ from lingjing.works import feed as feeds
 from lingjing.works.access import access_public_asset, access_work
 from lingjing.works.models import Work, WorkStatus
 from lingjing.works.publishing import do_publish_work, do_unpublish_work
+
+log = logging.getLogger("lingjing.works")
 
 
 def feed_context(request: HttpRequest, name: str, page: Any = 1) -> dict[str, Any]:
@@ -48,12 +51,53 @@ def feed_page(request: HttpRequest) -> HttpResponse:
     return render(request, "works/feed.html", context)
 
 
-def home_section(request: HttpRequest) -> dict[str, Any]:
-    """The home page's feed: the recommended works (personalised only when allowed) and the newest ones."""
+# The home page's feeds as a visitor who is not signed in sees them are the same for every such visitor (the
+# non-personalised recommendation, the newest works, no "liked" marks, no form): the section, rendered, is kept
+# in the shared cache for HOME_CACHE_SECONDS, per language, under the public-content generation
+# (core/cachecontrol.py: a publish, unpublish, takedown, edit or member change starts a new one, so such a change
+# shows at once; like and comment counts are at most this stale). It holds no CSRF token and no CSP nonce (the
+# page around it has them, rendered per request). Signed-in people never read from it nor write to it.
+HOME_CACHE_SECONDS = 10
+HOME_TEMPLATE = "works/home_feed.html"
+
+
+def _home_section(request: HttpRequest) -> dict[str, Any]:
     return {
         "recommended": feed_context(request, "recommended"),
         "latest": feeds.latest(1, request.user).items[:8],
     }
+
+
+def home_section(request: HttpRequest) -> dict[str, Any]:
+    """The home page's feed: the recommended works (personalised only when allowed) and the newest ones; for a
+    visitor who is not signed in, ``{"html": …}``, the section as every such visitor sees it."""
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.template.loader import render_to_string
+    from django.utils import translation
+    from django.utils.safestring import mark_safe
+
+    from lingjing.core.cachecontrol import public_generation
+
+    seconds = min(HOME_CACHE_SECONDS, settings.LINGJING_PUBLIC_CACHE_SECONDS)
+    if request.user.is_authenticated or seconds <= 0:
+        return _home_section(request)
+    try:
+        key = f"works:home:anonymous:{public_generation()}:{translation.get_language()}"
+        html = cache.get(key)
+    except Exception:  # the cache being down must not take the home page with it
+        log.warning("home feed cache unavailable; building the feeds", exc_info=True)
+        return _home_section(request)
+    if html is None:
+        data = _home_section(request)
+        if data["recommended"]["signed_in"] or data["recommended"]["result"].personalised:  # never shared
+            return data
+        html = render_to_string(HOME_TEMPLATE, {"data": data})  # no request: nothing of the visitor in it
+        try:
+            cache.set(key, html, seconds)
+        except Exception:
+            log.warning("home feed cache: could not store the section", exc_info=True)
+    return {"html": mark_safe(html)}  # noqa: S308 - our own template's output
 
 
 def _storyboard(work: Work, chosen: dict[str, Any]) -> list[dict[str, Any]]:
