@@ -159,6 +159,8 @@ def shared_stack(tmp_path: Path) -> Shared:
             **{key: s.get(key) or "" for key in ("USER", "PASSWORD", "HOST", "PORT", "NAME")}
         ).replace(":@", "@")
         extra["DATABASE_URL"] = url
+    if settings.REDIS_URL:  # the same cache as the test (with Redis, the database has no cache table)
+        extra["REDIS_URL"] = settings.REDIS_URL
     return Shared(tmp_path, clean_env(tmp_path, **extra))
 
 

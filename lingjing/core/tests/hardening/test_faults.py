@@ -465,3 +465,63 @@ def test_a_code_the_provider_could_not_send_is_reported_in_chinese_and_spends_no
     assert len(FakeProvider.requests) == 1
     third = api.post("/api/v1/auth/sms-code", body, content_type="application/json")
     assert third.status_code == 429  # the code that did go out starts the wait as usual
+
+
+# --- the reaper, in process -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_reaper_gives_back_only_dead_workers_tasks_and_fails_one_that_keeps_killing_them(settings: Any) -> None:
+    import datetime as dt
+
+    from django.tasks import TaskResultStatus
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from lingjing.core.leases import MAX_ATTEMPTS, beat, reclaim_dead_tasks
+    from lingjing.core.tasks import ping
+
+    settings.TASKS = {"default": {**settings.TASKS["default"], "BACKEND": DATABASE_BACKEND}}
+    lease = dt.timedelta(seconds=60)
+    now = timezone.now()
+    long_ago = now - dt.timedelta(minutes=5)
+    beat("alive", now=now - dt.timedelta(seconds=10))
+    beat("dead", now=now - dt.timedelta(minutes=3))
+    cases = {
+        "alive": (["alive"], long_ago),  # its worker beats: left alone however long it runs
+        "dead": (["dead"], long_ago),  # its worker stopped beating: given back
+        "unknown": (["gone"], long_ago),  # a worker without a heartbeat row, started a lease ago: given back
+        "fresh": (["gone"], now - dt.timedelta(seconds=5)),  # started within the lease: not yet
+        "cursed": (["dead"] * MAX_ATTEMPTS, long_ago),  # killed its worker every time: failed, not retried
+    }
+    ids = {}
+    for name, (workers, started) in cases.items():
+        ids[name] = str(ping.enqueue(name).id)
+        DBTaskResult.objects.filter(pk=ids[name]).update(status=TaskResultStatus.RUNNING, worker_ids=workers,
+                                                          started_at=started)
+    given_back = reclaim_dead_tasks(lease, now=now)
+    assert sorted(given_back) == sorted([ids["dead"], ids["unknown"]])
+    status = {str(pk): value for pk, value in DBTaskResult.objects.values_list("pk", "status")}
+    assert {name: status[ids[name]] for name in cases} == {
+        "alive": "RUNNING", "dead": "READY", "unknown": "READY", "fresh": "RUNNING", "cursed": "FAILED"}
+    assert DBTaskResult.objects.get(pk=ids["cursed"]).exception_class_path == "lingjing.core.leases.WorkerLost"
+    assert reclaim_dead_tasks(lease, now=now) == []  # a second reaper (another worker) finds nothing more
+
+
+@pytest.mark.django_db
+def test_a_claim_is_taken_over_only_by_a_rerun_of_the_same_task() -> None:
+    from lingjing.core import leases
+
+    key = "rights:example:packing"
+    token = leases._current.set(("task-1",))
+    try:
+        leases.note_claim(key)
+        assert leases.holds_claim(key)
+    finally:
+        leases._current.reset(token)
+    assert not leases.holds_claim(key)  # outside any task
+    token = leases._current.set(("task-2",))
+    try:
+        assert not leases.holds_claim(key)  # another task: waits for the claim to go stale
+    finally:
+        leases._current.reset(token)
