@@ -115,10 +115,10 @@ def flatten(image: Image.Image, box: int) -> Image.Image:
     """
     mode = "RGBA" if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info else "RGB"
     pixels = image if image.mode == mode else image.convert(mode)
-    pixels.thumbnail((box, box), Image.Resampling.LANCZOS)
-    oriented = ImageOps.exif_transpose(pixels) or pixels
-    clean = Image.new(mode, oriented.size)
-    clean.paste(oriented)
+    pixels.thumbnail((box, box), Image.Resampling.LANCZOS)  # in place: the full-size pixels are released
+    ImageOps.exif_transpose(pixels, in_place=True)
+    clean = Image.new(mode, pixels.size)
+    clean.paste(pixels)
     return clean
 
 

@@ -127,6 +127,15 @@ def png_bomb(side: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", stream) + _chunk(b"IEND", b"")
 
 
+def black_png(side: int) -> bytes:
+    """A ``side``×``side`` 8-bit RGB PNG, all black: tens of kilobytes that decode to ``side``² × 4 bytes."""
+    raw_size = side * (1 + 3 * side)
+    deflated, _ = zero_deflate(raw_size)
+    stream = b"\x78\xda" + deflated + struct.pack(">I", ((raw_size % 65521) << 16) | 1)
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", stream) + _chunk(b"IEND", b"")
+
+
 def png(size: tuple[int, int] = (96, 64), *, text: str = "") -> bytes:
     image = Image.new("RGB", size, (30, 144, 255))
     image.putpixel((0, 0), (255, 0, 0))
@@ -595,6 +604,27 @@ def _assert_reencoded(stored_bytes: bytes, upload: bytes, tail: bytes) -> None:
         assert not getattr(image, "is_animated", False)
         assert not image.getexif()
         image.load()
+
+
+@pytest.mark.parametrize("surface", ["avatar api", "screenshot api"])
+def test_an_image_at_the_size_limit_is_shrunk_before_it_is_copied(
+    surface: str, person: Person, settings: Any
+) -> None:
+    """4096 × 4096 is accepted (a phone photo is about that); a 4-byte-per-pixel frame of it is 64 MiB, so the
+    budget here is two and a half frames: the decoded one, Pillow's two-pass resampling buffer (a screenshot keeps
+    2560 px: 40 MiB between the passes) and the shrunk copy. Measured: about 75 MiB as an avatar, 125 MiB as a
+    screenshot; before the images were shrunk first, about 330 MiB and 280 MiB."""
+    from lingjing.accounts.avatars import MAX_SIDE
+
+    data = black_png(MAX_SIDE)
+    before = _state(person, settings)
+    response, peak = _post(person, surface, data, "big.png", "image/png")
+    assert response.status_code in (200, 201), response.content[:300]
+    assert peak.python < BUDGET
+    assert peak.resident < 5 * MAX_SIDE * MAX_SIDE * 4 // 2, f"{peak.resident / MIB:.1f} MiB"
+    print(f"{MAX_SIDE}² black PNG of {len(data) // 1024} KiB via {surface}: peak {peak.resident / MIB:.1f} MiB")  # noqa: T201
+    for path in _state(person, settings)["files"] - before["files"]:
+        _assert_reencoded(Path(path).read_bytes(), data, b"")
 
 
 # --- stories --------------------------------------------------------------------------------------------------
