@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -61,3 +62,13 @@ def test_templates_link_static_files_through_the_static_tag() -> None:
             if re.search(r"""(?:src|href)\s*=\s*["']/static/""", line):
                 offenders.append(f"{template.relative_to(settings.BASE_DIR)}:{number}")
     assert offenders == []
+
+
+@pytest.mark.django_db
+def test_favicon_ico_leads_to_the_site_icon(client: Any) -> None:
+    """The console (Django admin) names no icon, so browsers ask for /favicon.ico: no 404 in their console."""
+    from django.templatetags.static import static
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"] == static("favicon.svg")
+    assert client.get(response["Location"]).status_code == 200
