@@ -437,7 +437,7 @@ LINGJING_CONSOLE_GATE = envbool("LINGJING_CONSOLE_GATE", LINGJING_ENV != "test")
 LINGJING_CONSOLE_PATHS = envlist(
     "LINGJING_CONSOLE_PATHS",
     ["/console/", "/secops/", "/children/staff/", "/privacy/staff/", "/privacy/decisions/reviews/",
-     "/privacy/sharing/legal/"],
+     "/privacy/sharing/legal/", "/privacy/requests/staff/", "/support/agent/", "/moderation/"],
 )
 LINGJING_STAFF_SESSION_HOURS = envint("LINGJING_STAFF_SESSION_HOURS", 12, minimum=1)
 LINGJING_STAFF_IDLE_MINUTES = envint("LINGJING_STAFF_IDLE_MINUTES", 30, minimum=1)

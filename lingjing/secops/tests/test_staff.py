@@ -129,6 +129,14 @@ def test_the_console_needs_totp_and_a_current_training(gate_on: None, officer: A
         assert again.get("/console/").status_code == 200
 
 
+@pytest.mark.parametrize("desk", ["/support/agent/", "/privacy/requests/staff/", "/moderation/", "/children/staff/",
+                                  "/privacy/decisions/reviews/", "/privacy/sharing/legal/", "/secops/"])
+def test_every_staff_desk_is_behind_the_gate(gate_on: None, officer: Any, desk: str) -> None:
+    """Not only the admin console: each desk that shows people's requests, tickets or content to staff."""
+    response = browser(officer).get(desk)
+    assert response.status_code == 302 and response["Location"].startswith("/secops/gate/"), desk
+
+
 def test_staff_without_an_authenticator_are_sent_to_add_one(gate_on: None) -> None:
     newcomer = make_staff("新同事", "auditor", totp=False)
     client = browser(newcomer)
