@@ -212,7 +212,8 @@ class Tab:
 
     def _console(self, message: Any) -> None:
         if message.type == "error":
-            self.problems.append(f"console error on {self.page.url}: {message.text}")
+            source = (message.location or {}).get("url") or "?"
+            self.problems.append(f"console error on {self.page.url}: {message.text} (from {source})")
 
     def _response(self, response: Any) -> None:
         request = response.request

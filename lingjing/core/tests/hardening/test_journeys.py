@@ -9,6 +9,8 @@ screenshot in its tmp dir and prints the path. Without Chromium the journeys ski
 from __future__ import annotations
 
 import re
+import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,4 +223,137 @@ def test_member_signs_up_creates_a_work_publishes_it_and_gets_a_comment(
     with journey(context, site, tmp_path, "creator-reads") as tab:
         tab.goto(f"/works/{work_id}")
         assert comment in tab.text("#comments") and site.world["viewer"]["nickname"] in tab.text("#comments")
+    context.close()
+
+
+# --- the person's rights ----------------------------------------------------------------------------------
+
+
+def wait_for_link(tab: Tab, text: str, timeout: float = 60) -> Any:
+    """Reload a page the worker is still preparing (it has no live updates) until the link shows."""
+    deadline = time.monotonic() + timeout
+    link = tab.page.locator("a", has_text=text)
+    while link.count() == 0:
+        assert time.monotonic() < deadline, f"no link {text!r} after {timeout:.0f} s:\n{tab.text()}"
+        tab.page.wait_for_timeout(300)  # the worker polls its queue every second
+        tab.page.reload(wait_until="load")
+        tab.check()
+    return link.first
+
+
+def test_member_downloads_a_copy_withdraws_consent_and_cancels_the_account(
+    site: Site, browser: Any, tmp_path: Path
+) -> None:
+    phone = site.world["rights"]["phone"]
+    context = new_context(browser, accept_downloads=True)
+    with journey(context, site, tmp_path, "rights") as tab:
+        page = tab.page
+        sign_in(tab, phone, site.world["password"])
+        tab.goto("/privacy/my-data")
+        assert "我的数据" in tab.text("h1") and "行权用户" in tab.text()
+
+        # A copy of everything: fresh verification by SMS, packed by the worker, downloaded as a zip.
+        tab.submit("main a", has_text="获取完整副本")
+        tab.submit("main button", has_text="发送验证码")
+        tab.fill({"#id_code": site.code_for(phone)})
+        tab.submit("main button[type=submit].primary", has_text="提交请求")
+        assert "请求已受理" in tab.text("body")
+        link = wait_for_link(tab, "下载副本（zip）")
+        with page.expect_download() as download_info:
+            link.click()
+        archive = Path(download_info.value.path())
+        with zipfile.ZipFile(archive) as package:
+            names = package.namelist()
+        assert any(name.endswith("index.html") for name in names), names
+
+        # A consent given and withdrawn on the consents page; each change leaves a receipt.
+        tab.goto("/privacy/consents")
+        section = page.locator("section.consent-purpose", has=page.locator("button", has_text="同意")).first
+        purpose = section.get_attribute("id")
+        tab.submit(f"#{purpose} button", has_text="同意")
+        assert "已同意" in tab.text(f"#{purpose} h3")
+        tab.submit(f"#{purpose} button", has_text="撤回同意")
+        assert "未同意" in tab.text(f"#{purpose} h3") and "回执编号" in tab.text("body")
+
+        # Cancel the account, undo it within the waiting period, then cancel for good.
+        tab.goto("/privacy/requests/new?type=cancel_account")
+        tab.submit("main button[type=submit].primary", has_text="提交请求")
+        assert "注销冷静期" in tab.text()
+        tab.submit("main button", has_text="撤销注销，恢复账号")
+        assert "已撤销" in tab.text("body")
+        tab.goto("/accounts/profile/")
+        tab.goto("/privacy/requests/new?type=cancel_account")
+        tab.submit("main button[type=submit].primary", has_text="提交请求")
+        assert "注销冷静期" in tab.text() and "账号已锁定" in tab.text()
+        tab.goto("/studio/")  # a closing account may only undo its cancellation
+        assert "/privacy/requests/" in page.url and "撤销注销" in tab.text()
+        tab.goto(f"/works/{site.world['published']['id']}")  # others' public pages stay readable? no: undo only
+        assert "/privacy/requests/" in page.url
+    context.close()
+
+
+# --- the staff console ------------------------------------------------------------------------------------
+
+
+def totp_code(secret: str, used: list[int]) -> str:
+    """A code of the current window (one step either side is accepted) newer than every step used so far."""
+    import pyotp
+
+    from lingjing.accounts.totp import STEP
+
+    now = int(time.time() // STEP)
+    step = max(now - 1, max(used, default=now - 2) + 1)
+    assert step <= now + 1, "no fresh TOTP step left in the accepted window"
+    used.append(step)
+    return str(pyotp.TOTP(secret).generate_otp(step))
+
+
+def test_staff_pass_the_console_gate_and_handle_a_rights_request_and_a_ticket(
+    site: Site, browser: Any, tmp_path: Path
+) -> None:
+    staff = site.world["staff"]
+    used: list[int] = []
+    context = new_context(browser)
+    with journey(context, site, tmp_path, "console") as tab:
+        page = tab.page
+        sign_in(tab, staff["phone"], site.world["password"])
+        assert "/accounts/login/totp/" in page.url  # staff sign in with their authenticator
+        tab.fill({"#id_totp": totp_code(staff["totp_secret"], used)})
+        tab.submit("main form button[type=submit]")
+        assert "值班专员" in tab.text(".site-header")
+
+        # Every staff desk (the console, the rights-request desk, the support desk) asks for a fresh code and
+        # this year's training before it opens.
+        for desk in ("/support/agent/", "/privacy/requests/staff/", "/console/"):
+            tab.goto(desk)
+            assert "/secops/gate/" in page.url, f"{desk} opened without the console gate"
+        tab.fill({"#id_totp": totp_code(staff["totp_secret"], used)})
+        tab.submit("main form button[type=submit]", has_text="验证")
+        page.check("#id_confirm")
+        tab.submit("main form button[type=submit]", has_text="确认并进入")
+        if "/secops/gate/" in page.url:  # the gate's "continue" page when it shows one
+            tab.submit("main a", has_text="继续")
+        assert page.url.endswith("/console/"), page.url
+
+        # A rights request: take it, note it, answer it.
+        reference = site.world["request"]["reference"]
+        tab.goto("/privacy/requests/staff/")
+        tab.submit("main a", has_text=reference)
+        tab.submit("main button", has_text="由我处理")
+        assert "值班专员" in tab.text("dl.facts")
+        page.locator("form:has(button[value=note]) textarea").fill("已电话核实出生日期。")
+        tab.submit("main button[value=note]")
+        tab.submit("main button", has_text="已答复，办结")
+        assert "已完成" in tab.text("dl.facts") or "办结" in tab.text("dl.facts")
+
+        # A ticket: claim it, reply, close it.
+        tab.goto("/support/agent/?view=unassigned")
+        tab.submit("main button", has_text="领取")
+        assert site.world["ticket"]["ref"] in tab.text() and "无法修改头像" in tab.text("h1")
+        page.locator("form:has(input[value=reply]) textarea").fill("您好，请换一张小于 5 MiB 的 PNG 图片再试。")
+        tab.submit("main form:has(input[value=reply]) button[type=submit]")
+        assert "小于 5 MiB" in tab.text("#ticket-thread")
+        page.locator("#id_note").fill("已指导用户重新上传。")
+        tab.submit("main form:has(input[value=resolve]) button[type=submit]")
+        assert "结案" not in [b.inner_text() for b in page.locator("main button").all()]
     context.close()
