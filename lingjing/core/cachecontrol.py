@@ -158,10 +158,20 @@ def public_generation() -> Any:
 
 
 def connect_invalidation() -> None:
+    """Connect the receiver for the public-content models only (called from ``CoreConfig.ready``, models loaded).
+
+    Connected per model, not for every sender: a delete signal receiver for all models would force Django to load
+    and signal every row of every delete (no ``DELETE … WHERE`` fast path), erasure's bulk deletes included.
+    """
+    from django.apps import apps
     from django.db.models.signals import post_delete, post_save
 
-    post_save.connect(public_content_changed, dispatch_uid="lingjing.core.public_cache.save")
-    post_delete.connect(public_content_changed, dispatch_uid="lingjing.core.public_cache.delete")
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.app_label in PUBLIC_CONTENT_APPS or meta.label_lower in PUBLIC_CONTENT_MODELS:
+            uid = f"lingjing.core.public_cache.{meta.label_lower}"
+            post_save.connect(public_content_changed, sender=model, dispatch_uid=f"{uid}.save")
+            post_delete.connect(public_content_changed, sender=model, dispatch_uid=f"{uid}.delete")
 
 
 def server_cacheable(request: HttpRequest) -> bool:

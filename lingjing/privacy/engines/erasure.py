@@ -17,6 +17,15 @@ What is deleted. For the person with user id U (subject ``u:U``) the engine walk
 Last, every data key of ``u:U`` is destroyed (``security.crypto.shred_subject``) and U joins the deletion list.
 Sealed copies anywhere (the audit log's sealed details, replicas, backups' data tables) stop decrypting.
 
+How. Each chunk chooses its rows in the database, ``pk IN (SELECT pk … WHERE <subject> LIMIT chunk)``: no key
+list passes through Python. A DELETE chunk is one ``DELETE`` statement when Django needs nothing loaded (no
+cascades, no delete signal receivers for the model: ``Collector.can_fast_delete``); otherwise Django loads the
+chunk's rows, sends the signals and follows the cascades. A model with ``export="file"`` fields reads the chunk's
+keys first, so exactly the rows whose files were removed change. An ANONYMISE chunk is one ``UPDATE``; as
+``update()`` sends no signals, the engine retires cached public answers (``public_content_changed``) on commit.
+One statement at the start tells which steps have rows (the others cost nothing), one at the end counts the kept
+rows.
+
 When. After an account cancellation's grace period or a granted deletion request, from a task taking the user
 id; an operator can resume a failed run with ``lingjing privacy erase <uuid> --yes``. The engine refuses to start
 while the registry has gaps (``registry.find_gaps``): an undeclared column could hold data it would miss.
@@ -50,6 +59,7 @@ from django.db import DatabaseError, IntegrityError, connection, models, transac
 from django.db.models import F
 from django.utils import timezone
 
+from lingjing.core.cachecontrol import public_content_changed
 from lingjing.privacy.models import ErasureRun, ErasureStatus
 from lingjing.privacy.registry import Declaration, Gap, RowErase, declarations, find_gaps
 from lingjing.security import audit
@@ -138,9 +148,14 @@ def erase_person(
     budget = stop_after_chunks
     current = steps[index].label
     try:
+        # One statement tells which steps have rows at all; the others cost no transaction.
+        todo = [(s.label, _pending(s.decl, uid)[:1]) for s in steps[index:] if s.decl is not None]
+        busy = {label for (label, _qs), n in zip(todo, _counts([qs for _label, qs in todo]), strict=True) if n}
         for position in range(index, len(steps)):
             step = steps[position]
             current = step.label
+            if step.decl is not None and step.label not in busy:
+                continue
             while True:
                 if budget is not None and budget <= 0:
                     return report  # as if killed here: the next call resumes
@@ -161,12 +176,28 @@ def erase_person(
         )
         log.exception("erasure run %s failed at %s", run.pk, current)
         raise
-    for decl in declarations():
-        if decl.on_erase == RowErase.KEEP and (decl.subject or decl.subject_ref):
-            count = decl.model._base_manager.filter(**decl.subject_filter(uid)).count()
-            report.add(report.kept, decl.label, count)
+    held = [d for d in declarations() if d.on_erase == RowErase.KEEP and (d.subject or d.subject_ref)]
+    kept = _counts([d.model._base_manager.filter(**d.subject_filter(uid)) for d in held])
+    for decl, count in zip(held, kept, strict=True):
+        report.add(report.kept, decl.label, count)
     _flush_wal()
     return report
+
+
+def _counts(querysets: list[models.QuerySet[Any]]) -> list[int]:
+    """The row count of each queryset, in one round trip: ``SELECT (SELECT COUNT(*) FROM (…) AS q0), …``."""
+    if not querysets:
+        return []
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, qs in enumerate(querysets):
+        sql, qs_params = qs.values("pk").query.get_compiler(using=qs.db).as_sql()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS q{i})")  # noqa: S608 (compiled querysets, bound params)
+        params.extend(qs_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return [int(n) for n in row]
 
 
 def _zero_freed_space() -> None:
@@ -221,36 +252,62 @@ def _pending(decl: Declaration, uid: uuid.UUID) -> models.QuerySet[Any]:
     return rows
 
 
+def _file_fields(decl: Declaration) -> list[models.Field[Any, Any]]:
+    """The declared ``export="file"`` fields: their files go with the rows."""
+    return [decl.model._meta.get_field(n) for n, pd in decl.fields.items() if pd.export == "file"]  # type: ignore[misc]
+
+
 def _chunk(
     run: ErasureRun, position: int, step: _Step, uid: uuid.UUID, size: int, acting_user: Any, report: ErasureReport
 ) -> bool:
-    """Process one chunk of one step in its own transaction. False when the step had nothing left."""
+    """Process one chunk of one step in its own transaction. False when the step had nothing left.
+
+    The chunk's rows are chosen in the database: ``pk IN (SELECT pk … WHERE <subject> LIMIT size)``, no key list
+    travels through Python. A model with files is the exception: its chunk's keys are read first, so exactly
+    the rows whose files were removed are changed.
+    """
     decl = step.decl
     assert decl is not None
+    model = decl.model
     with transaction.atomic(durable=True):
         locked = ErasureRun.objects.select_for_update().get(pk=run.pk)
         if locked.finished_at is not None:  # another worker finished this run meanwhile
             raise _Stop
-        pks = list(_pending(decl, uid).order_by("pk").values_list("pk", flat=True)[:size])
-        if not pks:
-            return False
-        files = _remove_files(decl, pks)
-        details: dict[str, Any] = {"run": run.pk, "step": step.label, "rows": len(pks), "files": files}
+        files = 0
+        if _file_fields(decl):
+            pks = list(_pending(decl, uid).values_list("pk", flat=True)[:size])
+            if not pks:
+                return False
+            files = _remove_files(decl, pks)
+            rows = model._base_manager.filter(pk__in=pks)
+        else:
+            rows = model._base_manager.filter(pk__in=_pending(decl, uid).values("pk")[:size])
+        details: dict[str, Any] = {"run": run.pk, "step": step.label}
         if decl.on_erase == RowErase.DELETE:
-            _total, per_model = decl.model._base_manager.filter(pk__in=pks).delete()
-            for label, count in per_model.items():
-                report.add(report.deleted, label, count)
+            # Django deletes with one statement when nothing needs the rows loaded (no cascades, no delete
+            # signal receivers for the model); otherwise it loads them, sends the signals and follows the cascades.
+            _total, per_model = rows.delete()
+            count = per_model.get(decl.label, 0)
+            if not count:
+                return False
+            for label, deleted in per_model.items():
+                report.add(report.deleted, label, deleted)
             details["action"] = "delete"
             details["cascade"] = {k: v for k, v in per_model.items() if k != decl.label and v}
         else:
             values = _anonymised_values(decl)
             if decl.subject and decl.subject != "self":
-                values[decl.model._meta.get_field(decl.subject).attname] = None  # type: ignore[union-attr]
+                values[model._meta.get_field(decl.subject).attname] = None  # type: ignore[union-attr]
             elif decl.subject_ref:
                 values[decl.subject_ref] = ""
-            decl.model._base_manager.filter(pk__in=pks).update(**values)
-            report.add(report.anonymised, decl.label, len(pks))
+            count = rows.update(**values)
+            if not count:
+                return False
+            report.add(report.anonymised, decl.label, count)
             details["action"] = "anonymise"
+            # update() sends no signals: retire cached public answers that may show the old values
+            transaction.on_commit(lambda: public_content_changed(sender=model))
+        details.update(rows=count, files=files)
         report.files_removed += files
         audit.record(AuditEvent.ERASURE_STEP, acting_user=acting_user, subject=run.subject, obj=run, details=details)
         ErasureRun.objects.filter(pk=run.pk).update(
@@ -258,7 +315,7 @@ def _chunk(
             step_index=position,
             step_label=step.label,
             chunks_done=F("chunks_done") + 1,
-            rows_done=F("rows_done") + len(pks),
+            rows_done=F("rows_done") + count,
             error="",
         )
     return True
@@ -271,12 +328,9 @@ def _file_storage(f: models.Field[Any, Any]) -> Storage:
 def _remove_files(decl: Declaration, pks: Iterable[Any]) -> int:
     """Delete from storage every file named by the rows' ``export="file"`` fields; missing files are fine."""
     removed = 0
-    for name, pd in decl.fields.items():
-        if pd.export != "file":
-            continue
-        f = decl.model._meta.get_field(name)
-        storage = _file_storage(f)  # type: ignore[arg-type]
-        for stored in decl.model._base_manager.filter(pk__in=list(pks)).values_list(f.attname, flat=True):  # type: ignore[union-attr]
+    for f in _file_fields(decl):
+        storage = _file_storage(f)
+        for stored in decl.model._base_manager.filter(pk__in=list(pks)).values_list(f.attname, flat=True):
             if not stored:
                 continue
             try:

@@ -313,6 +313,61 @@ def test_an_open_run_is_resumed_not_duplicated(world: World) -> None:
     assert ErasureRun.objects.filter(user_id=world.alice.user.pk).count() == 1
 
 
+def test_rows_are_chosen_and_deleted_in_the_database_without_a_key_list(world: World) -> None:
+    """Bulk (no cascades, no delete receivers) goes by subject in one statement a chunk; no key list in Python."""
+    from django.db.models.signals import post_delete, pre_delete
+    from django.test.utils import CaptureQueriesContext
+
+    assert not (pre_delete.has_listeners(Bulk) or post_delete.has_listeners(Bulk))
+    with CaptureQueriesContext(connection) as queries:
+        report = erase_person(world.alice.user.pk, chunk=CHUNK)
+    assert report.deleted["privacy_testapp.Bulk"] == 3 and report.deleted["privacy_testapp.Visit"] == 3
+    bulk = [q["sql"] for q in queries.captured_queries if "privacy_testapp_bulk" in q["sql"]]
+    deletes = [sql for sql in bulk if sql.startswith("DELETE")]
+    assert len(deletes) == 3  # 2 + 1 rows, then the empty chunk that ends the step
+    assert all("LIMIT 2" in sql and "owner_id" in sql for sql in deletes)
+    # Besides the deletes, bulk appears only in the one statement that checks which steps have rows.
+    assert [sql for sql in bulk if not sql.startswith("DELETE")] == [
+        sql for sql in bulk if sql.startswith("SELECT (SELECT COUNT(*)")
+    ]
+    assert len([sql for sql in bulk if not sql.startswith("DELETE")]) == 1
+    steps = list(AuditEntry.objects.filter(subject=world.alice.user.subject, event=AuditEvent.ERASURE_STEP)
+                 .values_list("details", flat=True))
+    assert [d["rows"] for d in steps if d["step"] == "privacy_testapp.Bulk"] == [2, 1]
+    assert sum(d["rows"] for d in steps) == ErasureRun.objects.get(pk=report.run_id).rows_done
+    assert Bulk.objects.filter(owner_id=world.bob.user.pk).count() == 3
+
+
+def test_delete_receivers_and_cascades_still_see_every_row(world: World) -> None:
+    """A model with a delete receiver is deleted through Django's collector: one signal per row, counted once."""
+    from django.db.models.signals import post_delete
+
+    seen: list[str] = []
+
+    def receiver(sender: Any, instance: Visit, **kwargs: Any) -> None:
+        seen.append(instance.subject)
+
+    post_delete.connect(receiver, sender=Visit, dispatch_uid="test.erasure.visit")
+    try:
+        report = erase_person(world.alice.user.pk, chunk=CHUNK)
+    finally:
+        post_delete.disconnect(dispatch_uid="test.erasure.visit", sender=Visit)
+    assert seen == [world.alice.user.subject] * 3 and report.deleted["privacy_testapp.Visit"] == 3
+    assert Visit.objects.filter(subject=world.bob.user.subject).count() == 3
+
+
+def test_anonymised_rows_retire_cached_public_answers(world: World, django_capture_on_commit_callbacks: Any) -> None:
+    """update() sends no signals: the engine starts a new public cache generation itself (nicknames, works)."""
+    from django.core.cache import cache
+
+    from lingjing.core.cachecontrol import GENERATION_KEY
+
+    cache.set(GENERATION_KEY, 1000, None)
+    with django_capture_on_commit_callbacks(execute=True):
+        erase_person(world.alice.user.pk, chunk=CHUNK)
+    assert cache.get(GENERATION_KEY) > 1000
+
+
 def test_erasure_refuses_while_the_registry_has_gaps(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "find_gaps", lambda: [Gap("privacy_testapp.Diary", "mood", "undeclared")])
     with pytest.raises(RegistryIncomplete):
