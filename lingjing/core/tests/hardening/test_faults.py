@@ -153,6 +153,8 @@ def audit_details(event: AuditEvent, subject: str) -> list[dict[str, Any]]:
 
 # --- 1c. a studio render ----------------------------------------------------------------------------------
 
+SHORT_STORY = "第一章 夜雨\n\n李明走进了杭州的一家茶馆。\n「你终于来了。」王芳说。\n"  # two shots: a fast render
+
 
 @process
 def test_worker_killed_during_a_render_makes_each_output_once_after_restart(shared: Shared) -> None:
@@ -163,7 +165,7 @@ def test_worker_killed_during_a_render_makes_each_output_once_after_restart(shar
     from lingjing.works.actions import do_create_work
 
     carol = world.member("渲染卡罗尔")
-    work = do_create_work(carol, title="茶馆", script=world.STORY, acting_user=carol)
+    work = do_create_work(carol, title="茶馆", script=SHORT_STORY, acting_user=carol)
     job, created = do_start_job(work, "render", acting_user=carol)
     assert created and task_rows_local("run_studio_job") == 1
     shared.publish()
@@ -349,6 +351,41 @@ def test_database_down_for_every_statement_answers_503_to_pages_and_api() -> Non
     assert_503_page(page)
     assert_503_page(anonymous)
     assert_503_json(api)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_unreachable_answers_503_to_pages_and_api(tmp_path: Path) -> None:
+    """A real refused connection: SQLite at a path that cannot be opened, PostgreSQL at a port nobody listens on
+    (in a thread of its own, whose connection is the only one pointed there)."""
+    import threading
+
+    from django.db import connections
+
+    from lingjing.core.tests.procs import free_port
+
+    answers: dict[str, Any] = {}
+
+    def unreachable() -> None:
+        conn = connections["default"]
+        broken = dict(conn.settings_dict)
+        if conn.vendor == "sqlite":
+            broken["NAME"] = str(tmp_path / "missing" / "lingjing.sqlite3")
+        else:
+            broken["PORT"] = str(free_port())
+            broken["OPTIONS"] = {k: v for k, v in broken.get("OPTIONS", {}).items() if k != "pool"}
+        conn.settings_dict = broken
+        client = Client(raise_request_exception=False)
+        try:
+            answers["page"] = client.get("/")
+            answers["api"] = client.get("/api/v1/works")
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=unreachable)
+    thread.start()
+    thread.join(timeout=60)
+    assert_503_page(answers["page"])
+    assert_503_json(answers["api"])
 
 
 # --- 3. the SMS provider down -----------------------------------------------------------------------------
