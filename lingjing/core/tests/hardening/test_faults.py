@@ -351,6 +351,11 @@ def test_database_down_for_every_statement_answers_503_to_pages_and_api() -> Non
     assert_503_page(page)
     assert_503_page(anonymous)
     assert_503_json(api)
+    english = Client(raise_request_exception=False)
+    english.cookies["lj_lang"] = "en"
+    with connection.execute_wrapper(failing(lambda sql: True)):
+        page = english.get("/")
+    assert page.status_code == 503 and "what you just did was not saved" in page.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
