@@ -34,6 +34,7 @@ commits, so a second generation starts at the commit: nothing read in between ou
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -131,13 +132,22 @@ def public_content_changed(**kwargs: Any) -> None:
 
 
 def _new_generation() -> None:
+    from django.db import connection, transaction
+
     try:
-        try:
-            cache.incr(GENERATION_KEY)
-        except ValueError:  # not there yet (or evicted): any new value retires the old keys
-            cache.set(GENERATION_KEY, _fresh_generation(), None)
+        # Inside a write, a savepoint: with the database cache, a failing cache query would otherwise leave the
+        # writer's PostgreSQL transaction aborted, and its COMMIT would silently roll the whole action back.
+        with transaction.atomic() if connection.in_atomic_block else _no_savepoint():
+            try:
+                cache.incr(GENERATION_KEY)
+            except ValueError:  # not there yet (or evicted): any new value retires the old keys
+                cache.set(GENERATION_KEY, _fresh_generation(), None)
     except Exception:  # the cache being down must not fail a write; entries then expire on their own
         log.warning("public cache: could not start a new generation", exc_info=True)
+
+
+def _no_savepoint() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def _fresh_generation() -> int:

@@ -567,3 +567,20 @@ def test_a_claim_is_taken_over_only_by_a_rerun_of_the_same_task() -> None:
         assert not leases.holds_claim(key)  # another task: waits for the claim to go stale
     finally:
         leases._current.reset(token)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_database_cache_inside_a_write_does_not_silently_undo_it(settings: Any) -> None:
+    """The public API cache retires its answers from inside a work's write. With the database cache, a cache query
+    that fails there (its table gone) must not take the write down with it: on PostgreSQL the aborted transaction
+    would commit as a silent rollback (the deletion reported done, the work still there)."""
+    from lingjing.works.actions import do_create_work, do_delete_work
+    from lingjing.works.models import Work
+
+    hana = world.member("缓存哈娜")
+    work = do_create_work(hana, title="要删除的作品", script=world.STORY, acting_user=hana)
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                                   "LOCATION": "lingjing_cache_that_is_not_there"}}
+    do_delete_work(work, acting_user=hana)
+    assert not Work.objects.filter(pk=work.pk).exists()
+    assert audit_count(AuditEvent.WORK_DELETED) == 1
