@@ -16,6 +16,7 @@ garbage). Errors are :class:`ImportRejected` with a Chinese message for the auth
 
 from __future__ import annotations
 
+import codecs
 import io
 import posixpath
 import re
@@ -23,7 +24,9 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 from xml.etree.ElementTree import ParseError
+from xml.parsers import expat
 
 from defusedxml import DefusedXmlException, ElementTree
 
@@ -148,27 +151,158 @@ def _refuse_entities(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], w
             raise
 
 
-def read_docx(data: bytes) -> str:
-    """Paragraph text of a Word document; headings become markdown headings so chapters split on them."""
-    _open_archive(data, "docx").close()
-    import docx
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main "
+_RELS = "http://schemas.openxmlformats.org/package/2006/relationships "
+_READ_PIECE = 64 * 1024
+# What one import may collect before it stops reading: the story's cap plus room for the whitespace and blank
+# lines that ``check_text`` removes. Every reader counts as it goes, so a document that inflates to tens of
+# megabytes within the archive limits costs at most this much text, never a parsed tree of it.
+_COLLECT_CHARS = 2 * MAX_TEXT_CHARS
 
+
+def _too_long() -> ImportRejected:
+    return ImportRejected("too_long", f"故事过长：最多 {MAX_TEXT_CHARS} 字")
+
+
+def _stream_xml(archive: zipfile.ZipFile, name: str, start: Any, end: Any, text: Any) -> None:
+    """Feed one member to expat in pieces (names as ``"namespace local"``); no DTD, no entity is accepted."""
+
+    def refuse(*_args: Any) -> int:  # also catches declarations the byte scan cannot see (UTF-16 XML)
+        raise ImportRejected("xml_entities", "docx 文件中含有 XML 文档类型或实体声明（可能是“十亿笑声”攻击），已拒绝")
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.buffer_text = True
+    with archive.open(name) as member:
+        while piece := member.read(_READ_PIECE):
+            parser.Parse(piece, False)
+    parser.Parse(b"", True)
+
+
+def _main_part(archive: zipfile.ZipFile) -> str:
+    """The officeDocument target of ``_rels/.rels`` (``word/document.xml`` in every Word we have seen)."""
+    found: list[str] = []
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name == _RELS + "Relationship" and attrs.get("Type", "").endswith("/officeDocument"):
+            found.append(attrs.get("Target", "").lstrip("/"))
+
+    if "_rels/.rels" in archive.namelist():
+        _stream_xml(archive, "_rels/.rels", start, lambda name: None, lambda data: None)
+    return found[0] if found else "word/document.xml"
+
+
+def _style_names(archive: zipfile.ZipFile, document: str) -> dict[str, str]:
+    """Paragraph style id → name (``Heading1`` → ``heading 1``; WPS writes ``标题 1``)."""
+    names: dict[str, str] = {}
+    current: list[str] = []
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name == _W + "style":
+            current[:] = [attrs.get(_W + "styleId", "")]
+        elif name == _W + "name" and current and len(names) < 10_000:
+            names[current[0]] = attrs.get(_W + "val", "")
+
+    styles = posixpath.join(posixpath.dirname(document), "styles.xml")
+    if styles in archive.namelist():
+        _stream_xml(archive, styles, start, lambda name: None, lambda data: None)
+    return names
+
+
+class _DocxBody:
+    """The paragraphs directly under ``w:body`` (python-docx's ``document.paragraphs``), read as a stream.
+
+    A paragraph's text is its ``w:t`` pieces, tabs as ``\\t``, line breaks as ``\\n``; paragraphs nested in text
+    boxes, tables and content controls are not body paragraphs and are skipped, as python-docx does.
+    """
+
+    def __init__(self, styles: dict[str, str]) -> None:
+        self.styles = styles
+        self.lines: list[str] = []
+        self.collected = 0
+        self._stack: list[str] = []
+        self._body_p = False  # inside a paragraph whose parent is w:body
+        self._nested = 0  # paragraphs open inside it (text boxes)
+        self._in_t = False
+        self._parts: list[str] = []
+        self._style = ""
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        parent = self._stack[-1] if self._stack else ""
+        self._stack.append(name)
+        if name == _W + "p":
+            if self._body_p:
+                self._nested += 1
+            elif parent == _W + "body":
+                self._body_p, self._parts, self._style = True, [], ""
+            return
+        if not self._body_p or self._nested:
+            return
+        if name == _W + "pStyle" and parent == _W + "pPr":
+            self._style = attrs.get(_W + "val", "")
+        elif name == _W + "t":
+            self._in_t = True
+        elif name in (_W + "tab", _W + "ptab") and parent == _W + "r":
+            self._add("\t")
+        elif name == _W + "cr" or (name == _W + "br" and attrs.get(_W + "type", "textWrapping") == "textWrapping"):
+            self._add("\n")
+        elif name == _W + "noBreakHyphen":
+            self._add("-")
+
+    def end(self, name: str) -> None:
+        self._stack.pop()
+        if name == _W + "t":
+            self._in_t = False
+        elif name == _W + "p" and self._body_p:
+            if self._nested:
+                self._nested -= 1
+                return
+            self._body_p = False
+            text = "".join(self._parts).strip()
+            style = self.styles.get(self._style, self._style) if self._style else ""
+            if text and (style.lower().startswith(("heading", "title")) or style.startswith("标题")):
+                text = f"# {text}"
+            self.lines.append(text)
+            self._add_count(1)
+
+    def text(self, data: str) -> None:
+        if self._in_t and self._body_p and not self._nested:
+            self._add(data)
+
+    def _add(self, piece: str) -> None:
+        self._parts.append(piece)
+        self._add_count(len(piece))
+
+    def _add_count(self, n: int) -> None:
+        self.collected += n
+        if self.collected > _COLLECT_CHARS:
+            raise _too_long()
+
+
+def read_docx(data: bytes) -> str:
+    """Paragraph text of a Word document; headings become markdown headings so chapters split on them.
+
+    The body is streamed through expat and the text counted as it comes (no document tree is built), so memory
+    stays bounded whatever ``word/document.xml`` inflates to within the archive limits.
+    """
+    archive = _open_archive(data, "docx")
     try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception:  # python-docx raises several kinds on a broken package
+        document = _main_part(archive)
+        if document not in archive.namelist():
+            raise ImportRejected("bad_archive", "docx 文件已损坏或不是 docx 格式")
+        body = _DocxBody(_style_names(archive, document))
+        _stream_xml(archive, document, body.start, body.end, body.text)
+    except (expat.ExpatError, zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError, ValueError):
         raise ImportRejected("bad_archive", "docx 文件已损坏或不是 docx 格式") from None
-    lines = []
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
-        if not text:
-            lines.append("")
-            continue
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
-        if style.lower().startswith(("heading", "title")) or style.startswith("标题"):
-            lines.append(f"# {text}")
-        else:
-            lines.append(text)
-    return _normalise("\n".join(lines))
+    finally:
+        archive.close()
+    return _normalise("\n".join(body.lines))
 
 
 class _HtmlText(HTMLParser):
@@ -181,25 +315,30 @@ class _HtmlText(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.chars = 0
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
             self._skip += 1
         elif tag in self.HEADINGS:
-            self.parts.append("\n# ")
+            self._emit("\n# ")
         elif tag in self.BLOCKS:
-            self.parts.append("\n")
+            self._emit("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIP:
             self._skip = max(0, self._skip - 1)
         elif tag in self.HEADINGS or tag in self.BLOCKS:
-            self.parts.append("\n")
+            self._emit("\n")
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
-            self.parts.append(data.replace("\n", " "))
+            self._emit(data.replace("\n", " "))
+
+    def _emit(self, piece: str) -> None:
+        self.parts.append(piece)
+        self.chars += len(piece)
 
     def text(self) -> str:
         lines = [line.strip() for line in "".join(self.parts).split("\n")]
@@ -209,6 +348,53 @@ class _HtmlText(HTMLParser):
 _OPF_NS = {"opf": "http://www.idpf.org/2007/opf", "c": "urn:oasis:names:tc:opendocument:xmlns:container"}
 
 
+@dataclass
+class _Budget:
+    parser: _HtmlText
+    chars: int  # text collected from the chapters so far
+    read: int  # bytes of XHTML read so far (the spine may name one chapter many times)
+
+
+_MAX_MARKUP_PENDING = 1024 * 1024  # an unclosed tag longer than this is not a chapter
+
+
+def _read_chapter(archive: zipfile.ZipFile, path: str, budget: _Budget) -> _Budget:
+    """Feed one chapter to a fresh parser in pieces (strict UTF-8), counting text and bytes against the import's
+    budgets, so no chapter is ever held whole in memory."""
+    parser = _HtmlText()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    read = budget.read
+    with archive.open(path) as member:
+        while piece := member.read(_READ_PIECE):
+            read += len(piece)
+            if read > MAX_UNCOMPRESSED_BYTES:
+                raise ImportRejected("archive_too_large", "epub 文件的正文过大")
+            try:
+                parser.feed(decoder.decode(piece))
+            except UnicodeDecodeError:
+                raise ImportRejected("bad_archive", "epub 文件已损坏：章节不是有效的 UTF-8 文本") from None
+            if budget.chars + parser.chars > _COLLECT_CHARS:
+                raise _too_long()
+            if len(parser.rawdata) > _MAX_MARKUP_PENDING:
+                raise ImportRejected("bad_archive", "epub 文件已损坏：章节的标记无法解析")
+    try:
+        parser.feed(decoder.decode(b"", final=True))
+    except UnicodeDecodeError:
+        raise ImportRejected("bad_archive", "epub 文件已损坏：章节不是有效的 UTF-8 文本") from None
+    parser.close()
+    return _Budget(parser, chars=budget.chars + parser.chars, read=read)
+
+
+_MAX_PACKAGE_BYTES = 4 * 1024 * 1024
+
+
+def _package_part(archive: zipfile.ZipFile, name: str) -> bytes:
+    """container.xml or the OPF, parsed as a tree: a few kilobytes in a real book, refused past 4 MiB."""
+    if archive.getinfo(name).file_size > _MAX_PACKAGE_BYTES:
+        raise ImportRejected("archive_too_large", "epub 文件的目录过大")
+    return archive.read(name)
+
+
 def read_epub(data: bytes) -> str:
     """Text of an EPUB's spine in reading order."""
     archive = _open_archive(data, "epub")
@@ -216,29 +402,27 @@ def read_epub(data: bytes) -> str:
         names = set(archive.namelist())
         if "META-INF/container.xml" not in names:
             raise ImportRejected("bad_archive", "epub 文件缺少 META-INF/container.xml")
-        container = ElementTree.fromstring(archive.read("META-INF/container.xml"))
+        container = ElementTree.fromstring(_package_part(archive, "META-INF/container.xml"))
         rootfile = container.find(".//c:rootfile", _OPF_NS)
         opf_path = rootfile.get("full-path", "") if rootfile is not None else ""
         if opf_path not in names:
             raise ImportRejected("bad_archive", "epub 文件缺少内容清单（OPF）")
-        opf = ElementTree.fromstring(archive.read(opf_path))
+        opf = ElementTree.fromstring(_package_part(archive, opf_path))
         base = posixpath.dirname(opf_path)
         manifest = {
             item.get("id"): posixpath.normpath(posixpath.join(base, item.get("href", "")))
             for item in opf.iterfind(".//opf:manifest/opf:item", _OPF_NS)
         }
         chapters = []
+        budget = _Budget(_HtmlText(), chars=0, read=0)
+        seen: set[str] = set()
         for ref in opf.iterfind(".//opf:spine/opf:itemref", _OPF_NS):
             path = manifest.get(ref.get("idref"))
-            if path is None or path not in names:
-                continue
-            try:
-                xhtml = archive.read(path).decode("utf-8")
-            except UnicodeDecodeError:
-                raise ImportRejected("bad_archive", "epub 文件已损坏：章节不是有效的 UTF-8 文本") from None
-            parser = _HtmlText()
-            parser.feed(xhtml)
-            chapters.append(parser.text())
+            if path is None or path not in names or path in seen:
+                continue  # a spine naming one chapter twice is invalid EPUB; reading it again would only cost time
+            seen.add(path)
+            budget = _read_chapter(archive, path, budget)
+            chapters.append(budget.parser.text())
     except (ParseError, DefusedXmlException):
         raise ImportRejected("bad_archive", "epub 文件的目录无法解析") from None
     except (zipfile.BadZipFile, zlib.error, EOFError):

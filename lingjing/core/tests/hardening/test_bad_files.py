@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import random
 import re
 import struct
 import tracemalloc
@@ -361,6 +362,38 @@ def nested_bomb() -> bytes:
     return zip_archive([zeros("inner/zeros.bin", MEMBER_BYTES)])
 
 
+@functools.cache
+def _prose_block() -> str:
+    """50 paragraphs of random characters: repeated, they deflate about 40 times (under the importer's ratio cap)."""
+    rng = random.Random(7)
+    return "\n".join("".join(chr(0x4E00 + rng.randrange(3000)) for _ in range(120)) for _ in range(50))
+
+
+def fast(name: str, data: bytes) -> Member:
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return Member(name, compressor.compress(data) + compressor.flush(), zlib.crc32(data), len(data))
+
+
+def docx_inflating_within_limits() -> bytes:
+    """A body of ``BODY_BYTES`` at an honest-looking ratio: within every archive limit, far over the story cap."""
+    block = "".join(f"<w:p><w:r><w:t>{line}</w:t></w:r></w:p>" for line in _prose_block().split("\n"))
+    xml = document_xml([]).replace(b"<w:body></w:body>",
+                                   b"<w:body>" + block.encode() * (BODY_BYTES // len(block.encode())) + b"</w:body>")
+    return docx(document=fast("word/document.xml", xml))
+
+
+def epub_inflating_within_limits() -> bytes:
+    block = "".join(f"<p>{line}</p>" for line in _prose_block().split("\n")).encode()
+    xhtml = chapter([]).replace(b"<body></body>", b"<body>" + block * (BODY_BYTES // len(block)) + b"</body>")
+    return epub(first=fast("OEBPS/ch1.xhtml", xhtml))
+
+
+def epub_repeating_one_chapter(times: int) -> bytes:
+    refs = '<itemref idref="c1"/>' * times
+    return epub(package=opf().replace(b'<itemref idref="c1"/>', refs.encode()))
+
+
+BODY_BYTES = (56 if LONG else 12) * MIB
 MAX_CHARS = 500_000
 UPLOAD_LIMIT = 5 * MIB
 
@@ -403,6 +436,9 @@ STORY_CASES = [
               "bad_archive"),
     StoryCase("docx billion laughs", lambda: docx(document=deflated("word/document.xml", document_xml(
         ["&lol9;"], prolog=LAUGHS))), "lol.docx", "实体", "xml_entities"),
+    StoryCase("docx billion laughs in utf-16", lambda: docx(document=deflated("word/document.xml", document_xml(
+        ["&lol9;"], prolog=LAUGHS).decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16"))),
+        "lol16.docx", "实体", "xml_entities"),
     StoryCase("epub zip bomb", lambda: epub(zeros("OEBPS/zeros.bin", MEMBER_BYTES)), "bomb.epub", "压缩",
               "archive_bomb"),
     StoryCase("epub bomb as chapter", lambda: epub(first=zeros("OEBPS/ch1.xhtml", MEMBER_BYTES)), "c.epub", "压缩",
@@ -417,6 +453,12 @@ STORY_CASES = [
               chapter(["&lol9;"]))), "lolc.epub", "实体", "xml_entities"),
     StoryCase("epub that is a nested zip", lambda: epub(first=stored("OEBPS/ch1.xhtml", nested_bomb())), "n.epub",
               "epub 文件已损坏", "bad_archive"),
+    StoryCase("docx whose body inflates within the limits", docx_inflating_within_limits, "long.docx", "故事过长",
+              "too_long"),
+    StoryCase("epub whose chapter inflates within the limits", epub_inflating_within_limits, "long.epub", "故事过长",
+              "too_long"),
+    StoryCase("epub naming one chapter 20000 times", lambda: epub_repeating_one_chapter(20_000), "loop.epub",
+              accepted_chars=len("\n".join(STORY_LINES))),
     StoryCase("text over the size limit", lambda: story_of(UPLOAD_LIMIT // 3 + 10), "big.txt", "文件过大", "too_large"),
     StoryCase("text over the character limit", lambda: story_of(MAX_CHARS + 1), "long.txt", "故事过长", "too_long"),
     StoryCase("text just under the limits", lambda: story_of(MAX_CHARS), "ok.txt", accepted_chars=MAX_CHARS),
