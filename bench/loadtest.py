@@ -250,6 +250,32 @@ class Server:
                     frontier.append(child)
         return sum(times.get(pid, 0.0) for pid in tree)
 
+    def database_cpu(self) -> dict[int, float]:
+        """PostgreSQL only: CPU seconds of each server backend connected to the benchmark's database (they run on
+        the same two cores but are not serve's children); {} on SQLite."""
+        url = self.env.get("DATABASE_URL", "")
+        if not url:
+            return {}
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            pids = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # another machine, or gone
+                continue
+            out[pid] = (int(fields[11]) + int(fields[12])) / tick
+        return out
+
+
+def database_cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """Backends opened during the phase count whole; those closed during it are lost (the pool keeps them)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
 
 # --- driving the load -------------------------------------------------------------------------------------
 
@@ -401,10 +427,13 @@ def measure(server: Server, fixture: dict[str, Any], *, rate: float, duration: f
         result["baseline"] = summarise(outcomes, elapsed, rate)
         result["baseline"]["server_cpu_cores"] = (server.cpu_seconds() - cpu) / elapsed
         _cpu_per_answer(result["baseline"], elapsed)
-    cpu = server.cpu_seconds()
+    cpu, client_cpu, db_cpu = server.cpu_seconds(), time.process_time(), server.database_cpu()
     outcomes, elapsed = asyncio.run(drive(server.base, plan(int(rate * duration), fixture, statics, rng), rate))
     result["mix"] = summarise(outcomes, elapsed, rate)
     result["mix"]["server_cpu_cores"] = (server.cpu_seconds() - cpu) / elapsed
+    if db_cpu:
+        result["mix"]["database_cpu_cores"] = database_cpu_between(db_cpu, server.database_cpu()) / elapsed
+    result["mix"]["client_cpu_cores"] = (time.process_time() - client_cpu) / elapsed  # the same two cores
     _cpu_per_answer(result["mix"], elapsed)
     result["load_after"] = os.getloadavg()[0]
     mix = result["mix"]
@@ -423,7 +452,8 @@ def _cpu_per_answer(phase: dict[str, Any], elapsed: float) -> None:
     available cores could sustain at that cost."""
     answered = max(1, phase["requests"] - phase["error_statuses"].get("no answer", 0))
     phase["server_cpu_ms_per_answer"] = phase["server_cpu_cores"] * elapsed / answered * 1000
-    phase["capacity_rps_2_cores"] = 2000 / max(phase["server_cpu_ms_per_answer"], 1e-3)
+    cores = phase["server_cpu_cores"] + phase.get("database_cpu_cores", 0.0)
+    phase["capacity_rps_2_cores"] = 2000 / max(cores * elapsed / answered * 1000, 1e-3)
 
 
 def report(result: dict[str, Any]) -> str:
@@ -441,6 +471,13 @@ def report(result: dict[str, Any]) -> str:
             f"server CPU {r['server_cpu_cores']:.2f} cores, {r.get('server_cpu_ms_per_answer', 0):.1f} ms per answer "
             f"(2 cores: ≈ {r.get('capacity_rps_2_cores', 0):.0f} req/s)"
         )  # fmt: skip
+    mix = result["mix"]
+    if "database_cpu_cores" in mix:
+        per = mix["database_cpu_cores"] / max(mix["achieved_rps"], 1e-3)  # seconds of backend CPU per request
+        lines.append(f"database: PostgreSQL backends {mix['database_cpu_cores']:.2f} cores, {per * 1000:.1f} ms per "
+                     "request (counted in the 2-core rate above)")  # fmt: skip
+    if "client_cpu_cores" in mix:
+        lines.append(f"client  : {mix['client_cpu_cores']:.2f} cores (this process, on the same machine)")
     lines.append("mix by endpoint: " + ", ".join(
         f"{name} {e['n']}× p95 {e['p95_ms']:.0f} ms" for name, e in result["mix"]["endpoints"].items()))  # fmt: skip
     met = result["met"]

@@ -66,3 +66,12 @@ def test_load_benchmark_runs_a_tiny_mixed_workload_without_errors(site: dict[str
     assert set(mix["endpoints"]) <= {name for name, _ in loadtest.MIX} and len(mix["endpoints"]) >= 5
     assert 0 < mix["p50_ms"] <= mix["p95_ms"] <= mix["p99_ms"]
     assert "ratio: mix p95" in loadtest.report({**result, "stack": "smoke"})
+
+
+def test_load_benchmark_profiles_the_same_mix_in_process(site: dict[str, str]) -> None:
+    loadtest.prepare(site, works=4, members=1, demo=False, migrate=False)
+    result = loadtest.profile(site, 30, None, as_json=True)
+    assert result["requests"] == 30 and result["cpu_ms_per_request"] > 0
+    assert sum(e["n"] for e in result["endpoints"].values()) == 30
+    assert abs(sum(e["share"] for e in result["endpoints"].values()) - 1) < 1e-6
+    assert "CPU per request" in loadtest.profile_report(result)
