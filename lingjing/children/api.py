@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 from ninja.responses import Status
+from pydantic import StrictBool, StrictInt
 
 from lingjing.api import AUTH, ApiError
 from lingjing.children.access import access_child_record, access_request, active_grant
@@ -24,11 +25,11 @@ router = Router(tags=["children"], auth=AUTH)
 class AccessIn(Schema):
     child_id: str
     purpose: str
-    hours: int = 4
+    hours: StrictInt = 4
 
 
 class DecideIn(Schema):
-    approve: bool
+    approve: StrictBool
     note: str = ""
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 from ninja.responses import Status
+from pydantic import StrictBool
 
 from lingjing.api import AUTH, ApiError, PageNumber
 from lingjing.community import actions, recommend
@@ -75,7 +76,7 @@ class CommunityInterestsOut(Schema):
 
 
 class CommunityFeedChoiceIn(Schema):
-    personalised: bool
+    personalised: StrictBool
 
 
 class CommunityDeletedOut(Schema):

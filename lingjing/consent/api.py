@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
+from pydantic import StrictBool
 
 from lingjing.api import AUTH, ApiError
 from lingjing.consent.access import access_receipt
@@ -32,7 +33,7 @@ class ConsentList(Schema):
 
 
 class ConsentIn(Schema):
-    granted: bool
+    granted: StrictBool
 
 
 class ConsentOut(Schema):

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema
 from ninja.responses import Status
+from pydantic import StrictBool
 
 from lingjing.api import AUTH, ApiError, PageIn
 from lingjing.decisions.access import access_decision, access_review, my_decisions, open_reviews
@@ -57,7 +58,7 @@ class ReviewOut(Schema):
 
 
 class ChoiceIn(Schema):
-    refuse: bool
+    refuse: StrictBool
 
 
 class ChoiceOut(Schema):
@@ -70,7 +71,7 @@ class ChoiceList(Schema):
 
 
 class ReviewResolveIn(Schema):
-    uphold: bool
+    uphold: StrictBool
     reason: str
 
 

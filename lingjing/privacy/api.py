@@ -23,6 +23,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest
 from ninja import Router, Schema
 from ninja.responses import Status
+from pydantic import StrictBool
 
 from lingjing.api import AUTH, ApiError
 from lingjing.privacy.access import Viewer, access_rights_request, visible_requests
@@ -68,8 +69,8 @@ class RequestIn(Schema):
     decision_id: str | None = None
     recipient: str | None = None
     endpoint: str | None = None
-    domestic: bool = False
-    consent: bool = False
+    domestic: StrictBool = False
+    consent: StrictBool = False
     corrections: list[CorrectionIn] = []
 
 

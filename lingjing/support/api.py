@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
+from pydantic import StrictBool
 
 from lingjing.api import AUTH, ApiError
 from lingjing.core import ratelimit
@@ -40,7 +41,7 @@ class MessageIn(Schema):
 
 class AgentMessageIn(Schema):
     body: str
-    internal: bool = False
+    internal: StrictBool = False
 
 
 class TicketResolveIn(Schema):

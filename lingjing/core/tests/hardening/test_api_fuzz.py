@@ -3,7 +3,7 @@ through the WSGI application (keeping the test's database connection, so it runs
 with a seeded member's Bearer token.
 
 Every operation gets generated requests (valid and invalid); for each answer: never a 5xx, status code, content
-type, headers and body as the schema documents them. Smoke size by default (a couple of examples per operation);
+type, headers and body as the schema documents them, and a request the schema calls invalid is refused (4xx). Smoke size by default (a couple of examples per operation);
 ``SCHEMATHESIS_MAX_EXAMPLES=200`` for the long mode (docs/testing.md).
 """
 
@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -73,7 +74,9 @@ schema.config.phases.coverage.enabled = LONG
 
 # What a request must never break. Business validation refusing a schema-valid body (ST202) and public
 # endpoints answering without a token (ST401) are the product working as designed, not findings.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# A request the schema calls invalid must be refused with a 4xx (ST201: a string body once created a work).
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          negative_data_rejection]
 
 
 @pytest.fixture
