@@ -415,6 +415,16 @@ class RequestEvent(models.Model):
         verbose_name = "权利请求处理记录"
         verbose_name_plural = "权利请求处理记录"
 
+    @property
+    def to_status_label(self) -> str:
+        """The status this step led to, in words and in the page's language (not the stored value)."""
+        from django.utils.translation import get_language
+
+        if self.to_status not in RequestStatus.values:
+            return self.to_status
+        english = (get_language() or "").startswith("en")
+        return STATUS_EN[self.to_status] if english else str(RequestStatus(self.to_status).label)
+
 
 @declare(
     subject="user",

@@ -490,6 +490,18 @@ def test_customer_service_converts_a_real_privacy_ticket_into_a_request() -> Non
     assert req.received_at == ticket.created_at  # the deadline counts from the ticket
 
 
+def test_the_requesters_timeline_names_each_status_in_words() -> None:
+    alice = make_user("+8613700000451", "alice")
+    req = submit_request(alice, "copy", requester=_self(alice, "step_up"))
+    client = Client()
+    client.force_login(alice)
+    html = client.get(f"/privacy/requests/{req.pk}").content.decode()
+    assert "状态变更：处理中" in html and "：in_progress" not in html
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    timeline = client.get(f"/privacy/requests/{req.pk}").content.decode().split('class="timeline"')[1]
+    assert "：In progress" in timeline and "in_progress" not in timeline
+
+
 def test_the_pages_speak_chinese_first_and_english_when_chosen() -> None:
     client = Client()
     assert "个人信息权利请求" in client.get("/privacy/requests").content.decode()
