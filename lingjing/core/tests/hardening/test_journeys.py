@@ -160,6 +160,8 @@ def test_visitor_browses_searches_and_answers_the_cookie_banner(site: Site, brow
         assert page.locator("h1").inner_text() == title
         assert "登录后发表评论" in tab.text()
 
+        for path in ("/privacy/", "/help/", "/works/?feed=popular", "/privacy/requests/metrics"):
+            tab.goto(path)
         tab.goto("/search")
         page.fill("#q", "月光")
         tab.submit(".search-box button[type=submit]")
@@ -255,22 +257,33 @@ def test_member_signs_up_creates_a_work_publishes_it_and_gets_a_comment(
     with journey(context, site, tmp_path, "creator-reads") as tab:
         tab.goto(f"/works/{work_id}")
         assert comment in tab.text("#comments") and site.world["viewer"]["nickname"] in tab.text("#comments")
+        for path in ("/inbox/", "/accounts/security/", f"/studio/{work_id}/characters/", f"/studio/{work_id}/results/",
+                     "/support/new", "/privacy/consents", "/search/history", "/accounts/profile/"):
+            tab.goto(path)
     context.close()
 
 
 # --- the person's rights ----------------------------------------------------------------------------------
 
 
-def wait_for_link(tab: Tab, text: str, timeout: float = 60) -> Any:
-    """Reload a page the worker is still preparing (it has no live updates) until the link shows."""
-    deadline = time.monotonic() + timeout
-    link = tab.page.locator("a", has_text=text)
-    while link.count() == 0:
-        assert time.monotonic() < deadline, f"no link {text!r} after {timeout:.0f} s:\n{tab.text()}"
-        tab.page.wait_for_timeout(300)  # the worker polls its queue every second
-        tab.page.reload(wait_until="load")
-        tab.check()
-    return link.first
+FETCH_UNTIL = """(text) => {
+  if (window.ljPoll === undefined) {
+    window.ljPoll = "pending";
+    fetch(location.href).then((r) => r.text())
+      .then((body) => { window.ljPoll = body.includes(text) ? "found" : undefined; })
+      .catch(() => { window.ljPoll = undefined; });
+  }
+  return window.ljPoll === "found";
+}"""
+
+
+def wait_for_link(tab: Tab, text: str, timeout_ms: int = 60_000) -> Any:
+    """Wait until a page the worker is still preparing (it has no live updates) shows the link, then reload it:
+    the browser fetches the page again every half second (one fetch at a time) until the text is there."""
+    tab.page.wait_for_function(FETCH_UNTIL, arg=text, polling=500, timeout=timeout_ms)
+    tab.page.reload(wait_until="load")
+    tab.check()
+    return tab.page.locator("a", has_text=text).first
 
 
 def test_member_downloads_a_copy_withdraws_consent_and_cancels_the_account(
@@ -291,6 +304,7 @@ def test_member_downloads_a_copy_withdraws_consent_and_cancels_the_account(
         tab.submit("main button[type=submit].primary", has_text="提交请求")
         assert "请求已受理" in tab.text("body")
         link = wait_for_link(tab, "下载副本（zip）")
+        assert "状态变更：处理中" in tab.text(".timeline") and "in_progress" not in tab.text(".timeline")
         with page.expect_download() as download_info:
             link.click()
         archive = Path(download_info.value.path())
