@@ -189,16 +189,39 @@ class PageIn(Schema):
     page: PageNumber = 1
 
 
+def _storable(value: Any) -> bool:
+    """No text in ``value`` that a database cannot hold: NUL (PostgreSQL's text and jsonb refuse it) or a lone
+    surrogate (not encodable as UTF-8), both of which JSON can spell as ``\\u0000`` / ``\\ud800``."""
+    if isinstance(value, str):
+        return "\x00" not in value and (value.isascii() or _encodable(value))
+    if isinstance(value, dict):
+        return all(_storable(key) and _storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    return True
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ObjectBodyParser(Parser):
     """Every JSON body of this API is an object (``test_api.py`` holds the schema to it). Ninja hands a lone body
     parameter whatever JSON arrived and its schemas read fields as attributes, so a string body ``"AAA"`` once
-    created a work titled "Aaa" (``str.title``). Anything but an object is refused like malformed JSON: Ninja turns
-    the parser's exception into a 400, answered in the error shape."""
+    created a work titled "Aaa" (``str.title``). Anything but an object, and any text no database can store (a tag
+    holding ``\\u0000`` once made PostgreSQL fail with 500), is refused like malformed JSON: Ninja turns the
+    parser's exception into a 400, answered in the error shape."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         data = super().parse_body(request)
         if not isinstance(data, dict):
             raise ValueError("the JSON body must be an object")
+        if not _storable(data):
+            raise ValueError("the JSON body holds NUL or a lone surrogate")
         return data
 
 

@@ -330,3 +330,40 @@ def test_json_booleans_and_integers_are_strict(client: Client, make_user: Any, t
                 checked.add(name)
     assert {"granted", "personalised", "refuse", "uphold", "approve", "internal", "domestic", "consent",
             "hours"} <= checked, checked
+
+
+@pytest.mark.parametrize("body", [
+    {"title": "夜雨", "tags": ["a\u0000b"]},  # once a 500 on PostgreSQL (jsonb cannot hold NUL)
+    {"title": "夜\u0000雨"},
+    {"title": "夜雨\ud800"},
+    {"title": "夜雨", "\u0000": 1},
+])
+def test_a_json_body_holding_text_no_database_can_store_is_refused(client: Client, make_user: Any, token_for: Any,
+                                                                   body: dict[str, Any]) -> None:
+    from lingjing.works.models import Work
+
+    auth = {"Authorization": f"Bearer {token_for(make_user())}"}
+    response = client.post("/api/v1/works", json.dumps(body), content_type="application/json", headers=auth)
+    assert response.status_code == 400 and error_of(response)["code"] == "bad_request"
+    assert not Work.objects.exists()
+
+
+def test_query_text_with_nul_is_never_a_server_error(client: Client, make_user: Any, token_for: Any) -> None:
+    import re
+    import uuid
+
+    from lingjing.api import api
+
+    auth = {"Authorization": f"Bearer {token_for(make_user())}"}
+    checked = 0
+    for path, operations in api.get_openapi_schema()["paths"].items():
+        operation = operations.get("get", {})
+        names = [p["name"] for p in operation.get("parameters", [])
+                 if p["in"] == "query" and p.get("schema", {}).get("type") == "string"]
+        if not names:
+            continue
+        url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+        response = client.get(url, dict.fromkeys(names, "夜\u0000雨"), headers=auth)
+        assert response.status_code < 500, (path, response.status_code)
+        checked += 1
+    assert checked >= 3, checked
