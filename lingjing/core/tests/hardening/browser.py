@@ -5,6 +5,11 @@ on any JavaScript error, console error (CSP violations are reported there) or ma
 The server runs with ``LINGJING_ENV=development``, as ``make run`` does: the console gate (TOTP and training) is
 on, WhiteNoise serves the static files, every page carries the CSP with its nonce. Its database is a copy of the
 migrated test database on SQLite, or the test database itself on PostgreSQL (the module flushes it afterwards).
+
+Why not pytest-django's ``live_server``: it serves from the test process under ``LINGJING_ENV=test``, where tasks
+run inline (no worker, so no progress to watch), the console gate is off, and the in-memory SQLite database cannot
+be shared with a worker process. Seeding happens in a child process too, because personal data is sealed with
+the server's keys (``journey_world.py``).
 """
 
 from __future__ import annotations
