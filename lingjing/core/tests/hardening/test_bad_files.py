@@ -535,12 +535,14 @@ def _files(settings: Any) -> set[str]:
 
 def _state(person: Person, settings: Any) -> dict[str, Any]:
     from lingjing.accounts.models import User
+    from lingjing.security.audit_models import AuditEntry
     from lingjing.studio.models import StudioJob
     from lingjing.support.models import Attachment, TicketMessage
     from lingjing.works.models import Work
 
     user = User.objects.get(pk=person.user.pk)
     return {
+        "audit": AuditEntry.objects.count(),  # a refusal is not an action: no audit row either
         "avatar": (user.avatar, user.avatar_thumb),
         "messages": TicketMessage.objects.filter(ticket=person.ticket).count(),
         "attachments": Attachment.objects.count(),
