@@ -196,6 +196,7 @@ def test_do_not_track_turns_analytics_off_and_the_banner_says_so(site: Site, bro
         tab.submit("#cookie-banner button", has_text="全部接受")
         assert tab.page.locator("#cookie-banner").count() == 0  # the choice is kept ...
         tab.goto("/works/")
+        assert tab.page.locator("#cookie-banner").count() == 0 and "lj_consent" in tab.cookies()
         assert "lj_aid" not in tab.cookies()  # ... but analytics stays off under DNT
         tab.goto("/privacy/cookies")
         assert "统计分析始终关闭" in tab.text()
