@@ -229,7 +229,13 @@ class LingjingApi(NinjaAPI):
     """The schema documents the error answers too: every operation may answer a ``4XX`` in the error shape
     (validation, auth, access, limits), so clients and the schema fuzzer (tests/hardening) know what to expect."""
 
+    @property
+    def urls(self) -> tuple[list[Any], str, str]:
+        register_routers()  # an app's api.py imported before this module was only half loaded at first: add it now
+        return super().urls
+
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        register_routers()
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         ref = {"$ref": "#/components/schemas/Error"}
@@ -257,8 +263,15 @@ def healthz(request: HttpRequest) -> dict[str, str]:
     return {"status": "ok"}
 
 
+_REGISTERED: set[str] = set()
+
+
 def register_routers() -> None:
-    """Each app adds its router in ``<app>/api.py``; imported here so the schema is complete."""
+    """Each app adds its router in ``<app>/api.py``; imported here so the schema is complete.
+
+    Safe to call again: a module already added is skipped. When an app's ``api.py`` is imported first, it imports
+    this module while it is itself half loaded (no ``router`` yet); it is added by the next call, which the URL
+    patterns and the schema make before they are built."""
     from importlib import import_module
 
     for module in (
@@ -267,6 +280,8 @@ def register_routers() -> None:
         "lingjing.notify.api", "lingjing.support.api", "lingjing.secops.api",
         "lingjing.works.api", "lingjing.community.api", "lingjing.search.api",
     ):
+        if module in _REGISTERED:
+            continue
         try:
             mod = import_module(module)
         except ModuleNotFoundError as exc:
@@ -276,6 +291,7 @@ def register_routers() -> None:
         router = getattr(mod, "router", None)
         if router is not None:
             api.add_router(getattr(mod, "PREFIX", "/"), router)
+            _REGISTERED.add(module)
 
 
 register_routers()
