@@ -8,6 +8,7 @@ screenshot in its tmp dir and prints the path. Without Chromium the journeys ski
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import zipfile
@@ -33,6 +34,7 @@ from lingjing.core.tests.hardening.browser import (
 pytestmark = [pytest.mark.process, pytest.mark.django_db]
 
 NECESSARY = {"sessionid", "csrftoken", "messages", "lj_consent"}
+RENDER = os.environ.get("LINGJING_JOURNEYS_RENDER") == "1"  # long mode: the creator also renders the video
 STORY = (
     "第一章 山雨\n\n阿青推开竹门，山雨刚停。\n\n阿青：师父，我回来了。\n\n"
     "师父放下茶杯，望向远处的云海。\n\n师父：去把剑拿来。\n"
@@ -238,6 +240,17 @@ def test_member_signs_up_creates_a_work_publishes_it_and_gets_a_comment(
         assert re.search(r"\d 个镜头", tab.text())
         lines = [area.input_value() for area in page.locator("textarea[name$='lines']").all()]
         assert any("师父：去把剑拿来。" in text for text in lines), lines
+
+        if RENDER:  # the whole offline pipeline: pictures, comic pages, speech, subtitles, video
+            tab.goto(f"/studio/{work_id}/")
+            tab.submit("main form button[type=submit]", has_text="生成")
+            page.locator("#job-progress .job-succeeded").wait_for(timeout=300_000)
+            tab.submit("#job-progress a", has_text="查看成品")
+            video = page.locator("video.studio-video")
+            video.wait_for()
+            page.wait_for_function("(v) => v.readyState >= 1 && v.duration > 0", arg=video.element_handle())
+            assert page.locator("img.page-thumb").count() >= 1
+            tab.check()
 
         tab.goto(f"/works/{work_id}")
         tab.submit("main form button[type=submit]", has_text="发布")
