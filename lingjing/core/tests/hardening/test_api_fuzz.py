@@ -3,8 +3,9 @@ through the WSGI application (keeping the test's database connection, so it runs
 with a seeded member's Bearer token.
 
 Every operation gets generated requests (valid and invalid); for each answer: never a 5xx, status code, content
-type, headers and body as the schema documents them, and a request the schema calls invalid is refused (4xx). Smoke size by default (a couple of examples per operation);
-``SCHEMATHESIS_MAX_EXAMPLES=200`` for the long mode (docs/testing.md).
+type, headers and body as the schema documents them, and a request the schema calls invalid is refused (4xx).
+Smoke size by default (one example per operation); ``SCHEMATHESIS_MAX_EXAMPLES=10`` or more for the long mode
+(docs/testing.md).
 """
 
 from __future__ import annotations
