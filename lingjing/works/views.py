@@ -123,9 +123,12 @@ def detail(request: HttpRequest, work_id: uuid.UUID) -> HttpResponse:
     is_author = request.user.is_authenticated and work.author_id == request.user.pk
     following = (request.user.is_authenticated and not is_author and work.author_id is not None
                  and Follow.objects.filter(follower_id=request.user.pk, followee_id=work.author_id).exists())
+    # The card's row has the author already (no query for their account); a draft has no card (its author sees it).
+    author = card["author"] if card is not None else feeds.author_dict(work.author) if work.author else None
     context = {
         "work": work,
         "card": card,
+        "author": author,
         "is_author": is_author,
         "following": following,
         "video": chosen.get("video"),
