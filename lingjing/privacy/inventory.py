@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from lingjing.privacy.labels import field_label, model_label
 from lingjing.privacy.registry import (
     BASES,
     CATEGORIES,
@@ -29,8 +30,10 @@ class InventoryRow:
     """One declared personal field, described in both languages."""
 
     model: str  # "accounts.User"
-    model_name: str  # verbose name, e.g. "用户"
+    model_name: str  # the model's name for a person, e.g. "用户"
     field: str
+    field_zh: str  # the field's name for a person (lingjing.privacy.labels), e.g. "规则版本"
+    field_en: str  # e.g. "Rule version"
     category: str
     category_zh: str
     category_en: str
@@ -89,8 +92,10 @@ def inventory_rows() -> list[InventoryRow]:
             rows.append(
                 InventoryRow(
                     model=decl.label,
-                    model_name=str(decl.model._meta.verbose_name),
+                    model_name=model_label(decl.model, "zh"),
                     field=name,
+                    field_zh=field_label(field, "zh"),
+                    field_en=field_label(field, "en"),
                     category=pd.category,
                     category_zh=category.label.zh,
                     category_en=category.label.en,

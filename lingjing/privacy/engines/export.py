@@ -30,6 +30,7 @@ from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone, translation
 
+from lingjing.privacy.labels import field_label, model_label
 from lingjing.privacy.registry import BASES, CATEGORIES, PD, PURPOSES, Declaration, declarations, is_child
 
 EXPORT_CHUNK = 2000
@@ -134,9 +135,9 @@ def _static_part(
         "category": pd.category,
         "category_label": category.label.en if language == "en" else category.label.zh,
         "model": decl.label,
-        "model_label": str(decl.model._meta.verbose_name),
+        "model_label": model_label(decl.model, language),
         "field": field.name,
-        "field_label": str(field.verbose_name),
+        "field_label": field_label(field, language),
         "export": pd.export,
         "purposes": list(pd.purposes),
         "purpose_labels": [PURPOSES[p].en if language == "en" else PURPOSES[p].zh for p in pd.purposes],

@@ -39,6 +39,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import models, transaction
 
+from lingjing.privacy.labels import field_label
 from lingjing.privacy.registry import CATEGORIES, PD, Declaration, RowErase, declarations
 from lingjing.security import audit
 from lingjing.security.audit import AuditEvent
@@ -101,7 +102,7 @@ def correctable_fields(user: Any) -> list[Correctable]:
                 key = f"{decl.label}.{f.name}"
                 category = CATEGORIES[pd.category]
                 out.append(Correctable(
-                    key=key, model=decl.label, field=f.name, label=str(getattr(f, "verbose_name", f.name)),
+                    key=key, model=decl.label, field=f.name, label=field_label(f, "zh"),
                     category=pd.category, category_label=category.label.zh, object_id=str(obj.pk),
                     current=getattr(obj, f.name), self_service_url=SELF_SERVICE.get(key, ""),
                 ))
