@@ -132,10 +132,11 @@ def staff_record(request: HttpRequest, child_id: str) -> HttpResponse:
             form.add_error("code", _("验证码错误或已失效"))
         return render(request, "children/verify.html", {"form": form})
     from lingjing.privacy.engines.export import export_person
+    from lingjing.privacy.labels import add_display
 
     child, grant = access_child_record(user, child.pk, action="view")
     return render(request, "children/staff_record.html", {
-        "child": child, "grant": grant, "data": export_person(child, lang="zh"),
+        "child": child, "grant": grant, "data": add_display(export_person(child, lang="zh")),
     })
 
 
@@ -153,6 +154,7 @@ def guardian_child(request: HttpRequest, consent_id: str) -> HttpResponse:
     """See, correct and delete one child's data (PIPL art. 31; policy 六)."""
     from lingjing.accounts import guardian as guardian_service
     from lingjing.privacy.engines.export import export_person
+    from lingjing.privacy.labels import add_display
 
     child, consent, phone = access_guardian_child(request, consent_id)
     form = GuardianCorrectionForm(request.POST or None, initial={"nickname": child.nickname})
@@ -181,5 +183,5 @@ def guardian_child(request: HttpRequest, consent_id: str) -> HttpResponse:
     else:
         do_record_guardian_view(child, guardian_phone=phone)
     return render(request, "children/guardian_child.html", {
-        "child": child, "consent": consent, "data": export_person(child, lang="zh"), "form": form,
+        "child": child, "consent": consent, "data": add_display(export_person(child, lang="zh")), "form": form,
     })

@@ -3,7 +3,8 @@
 Layout (``lingjing-copy/`` inside the zip)::
 
     index.html            browsable Chinese index: what is inside, per category with counts, how to read it
-    categories/<id>.html  one page per category: every datum with its purpose, legal basis and retention
+    categories/<id>.html  one page per category: every datum (readable: 是/否, local time, choice labels) with
+                          its purpose, legal basis and retention
     data.json             every datum, machine-readable (schema: schema.json; format below)
     schema.json           JSON Schema (2020-12) of data.json
     csv/<id>.csv          one CSV per category (UTF-8 with BOM, so spreadsheet programs open it as Chinese)
@@ -44,6 +45,7 @@ from django.utils import timezone
 
 from lingjing.core.faults import checkpoint
 from lingjing.privacy.engines.export import PersonalRecord
+from lingjing.privacy.labels import displayer, field_of
 from lingjing.privacy.registry import BASES, CATEGORIES, PURPOSES
 
 ROOT = "lingjing-copy"
@@ -169,9 +171,9 @@ class _CategoryFiles:
         self.csv: dict[str, tuple[IO[str], Any]] = {}
         self.html: dict[str, IO[str]] = {}
         self.html_rows: dict[str, int] = {}
-        self.static: dict[tuple[str, str], tuple[str, str, str, list[str]]] = {}
+        self.static: dict[tuple[str, str], tuple[str, str, str, list[str], Callable[[Any], Any]]] = {}
 
-    def _static(self, static: dict[str, Any]) -> tuple[str, str, str, list[str]]:
+    def _static(self, static: dict[str, Any]) -> tuple[str, str, str, list[str], Callable[[Any], Any]]:
         key = (static["model"], static["field"])
         cached = self.static.get(key)
         if cached is None:
@@ -181,11 +183,14 @@ class _CategoryFiles:
                     f"<td>{'敏感' if static['sensitive'] else ''}</td></tr>\n")
             cells = ["；".join(static["purpose_labels"]), static["basis_label"], static["retention"],
                      "是" if static["sensitive"] else "否", static["model"], static["field"]]
-            cached = self.static[key] = (static["category"], head, tail, cells)
+            show = displayer(field_of(*key), "zh")
+            cached = self.static[key] = (static["category"], head, tail, cells, show)
         return cached
 
-    def write(self, static: dict[str, Any], value_text: str, object_id: str, file_path: str) -> None:
-        cid, head, tail, cells = self._static(static)
+    def write(self, static: dict[str, Any], value: Any, object_id: str, file_path: str) -> None:
+        """One datum: its raw text in the CSV, its readable text (是/否, local time, choice labels) in the page."""
+        cid, head, tail, cells, show = self._static(static)
+        value_text = value if type(value) is str else _value_text(value)
         if cid not in self.csv:
             handle = (self.root / f"{cid}.csv").open("w", encoding="utf-8", newline="", buffering=1 << 18)
             handle.write("\ufeff")
@@ -197,8 +202,10 @@ class _CategoryFiles:
         self.csv[cid][1].writerow([static["model_label"], static["field_label"], value_text, object_id, *cells])
         if self.html_rows[cid] < HTML_ROWS_MAX:
             self.html_rows[cid] += 1
-            shown = (f'<a href="../{html.escape(file_path)}">{html.escape(value_text)}</a>' if file_path
-                     else html.escape(value_text))
+            readable = show(value)
+            text = readable if type(readable) is str else _value_text(readable)
+            shown = (f'<a href="../{html.escape(file_path)}">{html.escape(text)}</a>' if file_path
+                     else html.escape(text))
             self.html[cid].write(f"{head}<td class=v>{shown}</td>{tail}")
 
     def close(self) -> None:
@@ -310,8 +317,7 @@ def build_package(
                                   + json.dumps(value, ensure_ascii=False).encode()
                                   + b', "object_id": "' + object_id.encode() + tail)
                         first = False
-                        categories.write(static, value if type(value) is str else _value_text(value), object_id,
-                                         file_path)
+                        categories.write(static, value, object_id, file_path)
                         cid = static["category"]
                         counts[cid] = counts.get(cid, 0) + 1
                     info.records = sum(counts.values())

@@ -78,13 +78,16 @@ def _types(lang: str) -> list[dict[str, str]]:
              "help": TYPE_HELP[t.value][1 if en else 0]} for t in RequestType]
 
 
-def _trim(data: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], int]:
+def _trim(data: dict[str, dict[str, Any]], lang: str) -> tuple[dict[str, dict[str, Any]], int]:
+    """The first PAGE_ITEMS items per category, each with its readable ``display`` (是/否, local time, choices)."""
+    from lingjing.privacy.labels import add_display
+
     total = 0
     shown = {}
     for cid, group in data.items():
         total += len(group["items"])
         shown[cid] = {**group, "count": len(group["items"]), "items": group["items"][:PAGE_ITEMS]}
-    return shown, total
+    return add_display(shown, lang), total
 
 
 @login_required
@@ -92,7 +95,8 @@ def my_data(request: HttpRequest) -> HttpResponse:
     """Every personal datum held about the signed-in person, grouped by category (C5.1; PIPL art. 45)."""
     from lingjing.privacy.engines.export import export_person
 
-    data, total = _trim(export_person(request.user, lang=_lang(request)))
+    lang = _lang(request)
+    data, total = _trim(export_person(request.user, lang=lang), lang)
     do_record_my_data_view(request.user, records=total, channel="web", acting_user=request.user)
     return render(request, "privacy/my_data.html", {"data": data, "total": total, "page_items": PAGE_ITEMS})
 
@@ -202,7 +206,7 @@ def request_detail(request: HttpRequest, request_id: str) -> HttpResponse:
     if req.type == RequestType.ACCESS and req.user is not None and req.status != RequestStatus.REFUSED:
         from lingjing.privacy.engines.export import export_person
 
-        data, total = _trim(export_person(req.user, lang=lang))
+        data, total = _trim(export_person(req.user, lang=lang), lang)
         acting_user, actor = viewer_actor(viewer, req)
         if req.status != RequestStatus.COMPLETED:
             req = do_record_access(req, records=total, categories=list(data), acting_user=acting_user, actor=actor)
