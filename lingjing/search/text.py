@@ -29,6 +29,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
 
@@ -48,6 +49,11 @@ def _jieba() -> object:
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
     return jieba
+
+
+def jieba_module() -> Any:
+    """jieba, initialised once per process (the studio's importer uses its dictionary to recognise Chinese)."""
+    return _jieba()
 
 
 def normalise(text: str) -> str:

@@ -63,8 +63,34 @@ _BOMS = (
 )
 
 
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+CHINESE_SAMPLE_CHARS = 4000  # enough prose to judge, cheap to segment
+CHINESE_WORD_SHARE = 0.2  # of the ideographs, the share inside dictionary words that reads as Chinese
+
+
+def reads_as_chinese(text: str) -> bool:
+    """Whether ``text`` is Chinese prose rather than bytes of another code page decoded as ideographs.
+
+    Korean (EUC-KR) and Japanese (Shift_JIS) files often decode as GB18030 without error, into ideographs that
+    never form words; Chinese text does: 今天天气很好 is 今天 + 天气 + 很好. The share of ideographs inside
+    multi-character dictionary words (jieba, the same dictionary as search) tells them apart: ≥ 0.5 for short
+    simplified sentences, ≈ 0.25 for traditional, 0 for the Korean and Japanese samples of the tests."""
+    sample = text[:CHINESE_SAMPLE_CHARS]
+    ideographs = len(_HAN.findall(sample))
+    if not ideographs:
+        return False
+    from lingjing.search.text import jieba_module
+
+    jieba = jieba_module()
+    words = jieba.lcut(sample, HMM=False)
+    in_words = sum(len(w) for w in words if len(w) >= 2 and _HAN.search(w) and w in jieba.dt.FREQ)
+    return in_words / ideographs >= CHINESE_WORD_SHARE
+
+
 def decode_text(data: bytes) -> str:
-    """Bytes of a text file → str: BOM first, then strict UTF-8, then charset-normalizer's best guess."""
+    """Bytes of a text file → str: BOM first, then strict UTF-8, then GB18030 when it reads as Chinese (the
+    platform's likeliest legacy encoding; charset-normalizer guesses short GBK texts as Korean or Japanese), then
+    charset-normalizer's best guess."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
@@ -77,6 +103,13 @@ def decode_text(data: bytes) -> str:
         return _normalise(data.decode("utf-8"))
     except UnicodeDecodeError:
         pass
+    try:
+        chinese = data.decode("gb18030")
+    except UnicodeDecodeError:
+        pass
+    else:
+        if reads_as_chinese(chinese):
+            return _normalise(chinese)
     import charset_normalizer
 
     best = charset_normalizer.from_bytes(data).best()

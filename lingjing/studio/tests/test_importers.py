@@ -27,6 +27,24 @@ def test_gb18030_only_characters_survive() -> None:
     assert decode_text(text.encode("gb18030")) == text
 
 
+@pytest.mark.parametrize("text", ["今天天气很好", "他说：「你好」", "第一章 少年", "少年站在山頂上，望著遠處的城市。"])
+def test_short_gbk_texts_read_as_chinese(text: str) -> None:
+    """charset-normalizer alone read these as Korean (cp949) or Japanese (cp932)."""
+    assert decode_text(text.encode("gb18030")) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("대한민국은 민주공화국이다. 대한민국의 주권은 국민에게 있고, 모든 권력은 국민으로부터 나온다.", "euc-kr"),
+        ("吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。何でも薄暗い所で泣いていた。", "shift_jis"),
+        ("少年站在山頂上，望著遠處的城市。他說：「我一定會回來的。」風吹過他的臉。", "big5"),
+    ],
+)
+def test_other_code_pages_that_decode_as_gb18030_are_not_taken_for_chinese(text: str, encoding: str) -> None:
+    assert decode_text(text.encode(encoding)) == text
+
+
 def test_crlf_and_bom_are_normalised() -> None:
     assert extract_text("a.txt", "\ufeff第一章\r\n正文\r\n".encode()) == "第一章\n正文"
 
