@@ -36,6 +36,8 @@ def test_every_declared_field_has_a_chinese_label() -> None:
             continue
         if not CJK.search(model_label(decl.model, "zh")):
             missing.append(f"{decl.label} ({decl.model._meta.verbose_name})")
+        if CJK.search(model_label(decl.model, "en")):  # a model named in Chinese needs its English name
+            english.append(f"{decl.label}: {model_label(decl.model, 'en')}")
         for name in decl.fields:
             field = decl.model._meta.get_field(name)
             fields += 1
@@ -55,7 +57,7 @@ def test_labels_follow_the_language() -> None:
 
     field = Decision._meta.get_field("rule_version")
     assert field_label(field, "zh") == "规则版本" and field_label(field, "en") == "Rule version"
-    assert model_label(Decision, "zh") == "自动化决策"
+    assert model_label(Decision, "zh") == "自动化决策" and model_label(Decision, "en") == "Automated decision"
 
 
 def test_values_read_as_yes_no_local_time_and_choice_labels() -> None:
