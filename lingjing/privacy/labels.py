@@ -17,6 +17,7 @@ person: booleans as 是/否 (Yes/No), datetimes in local time, choices by their 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.text import capfirst
 
 LABEL_CONTEXT = "personal data"
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _code(lang: str) -> str:
@@ -78,17 +80,31 @@ def _when(value: Any) -> Any:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment.second else moment.strftime("%Y-%m-%d %H:%M")
 
 
+def _choice_name(key: Any, name: Any, lang: str) -> str:
+    """A choice's label; in English, when the label is Chinese and no catalog translates it (context
+    ``LABEL_CONTEXT``), the stored key read as words ("awaiting_requester" -> "Awaiting requester")."""
+    with translation.override(_code(lang)):
+        label = str(name)
+        if lang.startswith("en") and _CJK.search(label):
+            english = translation.pgettext(LABEL_CONTEXT, label)
+            if english != label:
+                return english
+            if isinstance(key, str) and key:
+                return capfirst(key.replace("_", " ").replace(".", " ")) or label
+        return label
+
+
 def displayer(field: Any, lang: str = "zh") -> Callable[[Any], Any]:
     """A function from the field's JSON-ready value to what a person reads; built once per field.
 
-    Booleans read 是/否 (Yes/No), datetimes local time "2026-11-29 16:02", choices their label in ``lang``.
+    Booleans read 是/否 (Yes/No), datetimes local time "2026-11-29 16:02", choices their label in ``lang``
+    (see :func:`_choice_name` for English).
     Anything else is returned unchanged.
     """
     yes, no = _YES_NO["en" if lang.startswith("en") else "zh"]
     choices = getattr(field, "flatchoices", None) or []
     if choices:
-        with translation.override(_code(lang)):
-            names = {str(key): str(name) for key, name in choices}
+        names = {str(key): _choice_name(key, name, lang) for key, name in choices}
 
         def choice(value: Any) -> Any:
             if isinstance(value, bool):

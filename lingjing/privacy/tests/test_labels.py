@@ -42,7 +42,7 @@ def test_every_declared_field_has_a_chinese_label() -> None:
             field = decl.model._meta.get_field(name)
             fields += 1
             if not CJK.search(field_label(field, "zh")):
-                missing.append(f"{decl.label}.{name} ({field.verbose_name})")
+                missing.append(f"{decl.label}.{name} ({getattr(field, 'verbose_name', name)})")
             en = field_label(field, "en")
             if CJK.search(en) or not en[:1].isupper():
                 english.append(f"{decl.label}.{name}: {en}")
@@ -73,6 +73,7 @@ def test_values_read_as_yes_no_local_time_and_choice_labels() -> None:
     assert at(dt.datetime(2026, 11, 29, 8, 2, 5, tzinfo=dt.UTC).isoformat()) == "2026-11-29 16:02:05"
     kind = displayer(AutomationChoice._meta.get_field("kind"), "zh")
     assert kind("recommendation") == "个性化推荐" and kind("no-such-kind") == "no-such-kind"
+    assert displayer(AutomationChoice._meta.get_field("kind"), "en")("recommendation") == "Recommendation"
     text = displayer(ConsentRecord._meta.get_field("ip_prefix"), "zh")
     assert text("10.1.2.0/24") == "10.1.2.0/24"
 
