@@ -126,3 +126,34 @@ def test_the_copy_pages_read_shi_fou_while_the_json_keeps_the_raw_values(setting
     kind = [r["value"] for r in records if r["model"] == "decisions.AutomationChoice" and r["field"] == "kind"]
     assert kind == ["recommendation"]
     assert "拒绝自动化决策,true," in csv_text  # the CSV keeps the raw value for spreadsheets and scripts
+
+
+@pytest.mark.django_db
+def test_with_a_row_in_every_model_the_page_and_the_copy_name_everything_in_chinese(settings: Any) -> None:
+    from lingjing.privacy.actions import Requester, submit_request
+    from lingjing.privacy.requests.models import RightsRequest
+    from lingjing.privacy.requests.package import ROOT, local_path
+    from lingjing.privacy.tests.rights import populate_everything
+
+    settings.LINGJING_AUDIT_CHECKPOINT_EVERY = 10**9
+    alice = make_user("+8613900000001", "alice")
+    filled = populate_everything(alice, "ALICE", other=make_user("+8613900000003", "carol"))
+    assert not filled.failures, filled.failures
+    client = Client()
+    client.force_login(alice)
+    html = client.get("/privacy/my-data").content.decode()
+    rows = _rows(html)
+    assert len(rows) > 100
+    english = [label for label in rows if not all(CJK.search(part) for part in label.split(" · "))]
+    assert not english, english
+    assert not [label for label, value in rows.items() if value in ("True", "False")]
+    assert {"是", "否"} & set(rows.values())  # booleans are there, in words
+
+    req = submit_request(alice, "copy", requester=Requester(verification="step_up", acting_user=alice))
+    with zipfile.ZipFile(local_path(RightsRequest.objects.get(pk=req.pk).package_name)) as archive:
+        pages = "".join(archive.read(n).decode() for n in archive.namelist() if n.startswith(f"{ROOT}/categories/"))
+    cells = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td class=v>(?:<a [^>]*>)?([^<]*)", pages)
+    assert len(cells) > 100
+    assert not [c for c in cells if not (CJK.search(c[0]) and CJK.search(c[1]))]
+    assert not [c for c in cells if c[2] in ("true", "false", "True", "False")]
+    assert {"是", "否"} & {c[2] for c in cells}
