@@ -392,6 +392,9 @@ LINGJING_AUDIT_CHECKPOINT_EVERY = envint("LINGJING_AUDIT_CHECKPOINT_EVERY", 1000
 # Rows of one model per erasure transaction. The engine deletes by subject in the database: 5,000 rows take about
 # as long as 500 did when their keys went through Python (docs/subsystems/erasure-and-export.md).
 LINGJING_ERASURE_CHUNK = envint("LINGJING_ERASURE_CHUNK", 5000, minimum=1)
+# Time budget of one erasure chunk's statements: chunks start at LINGJING_ERASURE_CHUNK rows, double while they
+# take at most half of it, shrink when one overruns it (0: every chunk exactly LINGJING_ERASURE_CHUNK rows).
+LINGJING_ERASURE_CHUNK_MS = envint("LINGJING_ERASURE_CHUNK_MS", 250, minimum=0, maximum=60_000)
 # Rights requests (docs/subsystems/rights-requests.md): answer within 15 working days (L1; the policy's 30 days is
 # the outer bound), copy links live 7 days, transfers beyond the yearly free count cost a fee (NDR art. 25).
 LINGJING_RIGHTS_DUE_WORKING_DAYS = envint("LINGJING_RIGHTS_DUE_WORKING_DAYS", 15, minimum=1, maximum=15)

@@ -18,8 +18,8 @@ class ErasureStatus(models.TextChoices):
 
 @declare(
     non_personal=NonPersonal(
-        ["id", "user_id", "subject", "status", "step_index", "step_label", "chunks_done", "rows_done", "actor",
-         "started_at", "finished_at", "error"],
+        ["id", "user_id", "subject", "status", "step_index", "step_label", "chunks_done", "rows_done",
+         "chunk_size", "actor", "started_at", "finished_at", "error"],
         why="proof that an erasure ran: the pseudonymous id of the erased person, counters and the engine state",
     ),
 )
@@ -37,6 +37,7 @@ class ErasureRun(models.Model):
     step_label = models.CharField(max_length=120, blank=True)
     chunks_done = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveBigIntegerField(default=0)
+    chunk_size = models.PositiveIntegerField(default=0)  # rows of the step's next chunk, as adapted (0: none yet)
     actor = models.CharField(max_length=64, default="system")
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

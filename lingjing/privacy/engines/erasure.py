@@ -26,15 +26,25 @@ keys first, so exactly the rows whose files were removed change. An ANONYMISE ch
 One statement at the start tells which steps have rows (the others cost nothing), one at the end counts the kept
 rows.
 
+How many rows a chunk takes. Adaptive by time: every step starts at ``LINGJING_ERASURE_CHUNK`` rows; a full
+chunk whose statements took at most half of ``LINGJING_ERASURE_CHUNK_MS`` doubles the next one (up to
+``MAX_CHUNK``, or the configured chunk if larger), a chunk over the budget shrinks the next one in proportion
+(halved at least, never below 1). The time measured is the chunk's statements, not its commit (the wait for the
+disk is the same for any size). So a cheap model (one ``DELETE`` by subject) soon goes in few large transactions
+and a costly one (Django's collector, files) stays in small ones: each transaction's lock time stays near the
+budget. The next chunk's size is saved with the run's progress (``ErasureRun.chunk_size``, in the chunk's
+transaction), so a resumed run goes on at the size it had reached; a new step starts again at the configured
+size. ``LINGJING_ERASURE_CHUNK_MS=0`` (or ``chunk_seconds=0``) pins every chunk at the configured size.
+
 When. After an account cancellation's grace period or a granted deletion request, from a task taking the user
 id; an operator can resume a failed run with ``lingjing privacy erase <uuid> --yes``. The engine refuses to start
 while the registry has gaps (``registry.find_gaps``): an undeclared column could hold data it would miss.
 
-Transaction boundaries. One durable transaction per chunk (at most ``LINGJING_ERASURE_CHUNK`` rows of one
-model): the change of those rows, one ``ERASURE_STEP`` audit entry and the run's progress (``ErasureRun``) commit
-together. Must not be called inside another transaction. Files are removed inside the chunk's transaction, before
-it commits: a rollback can leave a row whose file is already gone (the rerun processes the row again and tolerates
-the missing file), never a committed change with the file left behind. The last transaction shreds the keys,
+Transaction boundaries. One durable transaction per chunk (rows of one model): the change of those rows, one
+``ERASURE_STEP`` audit entry and the run's progress (``ErasureRun``) commit together. Must not be called inside
+another transaction. Files are removed inside the chunk's transaction, before it commits: a rollback can leave a
+row whose file is already gone (the rerun processes the row again and tolerates the missing file), never a
+committed change with the file left behind. The last transaction shreds the keys,
 audits ``SUBJECT_SHREDDED`` and ``ERASURE_FINISHED`` and marks the run finished.
 
 How to recover. The work of every step is "rows still linked to U (or, for the user's row, not yet anonymised)",
@@ -48,6 +58,7 @@ the deletion list this way. Erased data cannot be recovered: that is the point.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -71,6 +82,11 @@ from lingjing.security.crypto import SealedField, shred_subject, user_subject
 log = logging.getLogger(__name__)
 
 SHRED_STEP = "security.shred_keys"
+MAX_CHUNK = 100_000  # adaptive chunks grow up to this many rows (or to the configured chunk, if that is larger)
+
+
+def _clock() -> float:
+    return time.perf_counter()
 
 
 class RegistryIncomplete(Exception):
@@ -103,6 +119,27 @@ class ErasureReport:
             bucket[label] = bucket.get(label, 0) + count
 
 
+@dataclass
+class _ChunkSize:
+    """The rows the next chunk of a step may take: fixed (``budget`` 0) or adapted to a time budget in seconds."""
+
+    start: int
+    budget: float
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        self.rows = self.rows or self.start
+
+    def after(self, done: int, elapsed: float) -> None:
+        """Adapt to a chunk that processed ``done`` rows of at most ``rows`` in ``elapsed`` seconds."""
+        if self.budget <= 0:
+            return
+        if elapsed > self.budget:
+            self.rows = max(1, min(self.rows // 2, int(self.rows * self.budget / elapsed)))
+        elif done >= self.rows and elapsed <= self.budget / 2:  # a partial chunk says nothing about a larger one
+            self.rows = min(max(MAX_CHUNK, self.start), self.rows * 2)
+
+
 @dataclass(frozen=True)
 class _Step:
     label: str
@@ -123,6 +160,7 @@ def erase_person(
     *,
     acting_user: Any = None,
     chunk: int | None = None,
+    chunk_seconds: float | None = None,
     stop_after_chunks: int | None = None,
     reason: str = "erasure",
 ) -> ErasureReport:
@@ -133,6 +171,8 @@ def erase_person(
     3. For each DELETE / ANONYMISE declaration from the run's step on: chunks until no row is left.
     4. Shred the person's keys, audit, mark the run finished (one transaction).
 
+    ``chunk`` is each step's first chunk size (default ``LINGJING_ERASURE_CHUNK``), ``chunk_seconds`` the time
+    budget that adapts it (default ``LINGJING_ERASURE_CHUNK_MS``; 0 keeps every chunk at ``chunk``).
     ``stop_after_chunks`` returns after that many committed chunk transactions, as a kill would (tests,
     and workers that want to yield); the next call resumes.
     """
@@ -141,13 +181,14 @@ def erase_person(
         raise RegistryIncomplete(gaps)
     uid = uuid.UUID(str(user_id))
     chunk = chunk or settings.LINGJING_ERASURE_CHUNK
+    budget = settings.LINGJING_ERASURE_CHUNK_MS / 1000 if chunk_seconds is None else chunk_seconds
     _zero_freed_space()
     run, resumed = _open_run(uid, acting_user)
     report = ErasureReport(run_id=run.pk, user_id=uid, resumed=resumed)
     steps = _steps()
     labels = [s.label for s in steps]
     index = labels.index(run.step_label) if run.step_label in labels else min(run.step_index, len(steps) - 1)
-    budget = stop_after_chunks
+    left = stop_after_chunks
     current = steps[index].label
     try:
         # One statement tells which steps have rows at all; the others cost no transaction.
@@ -158,15 +199,18 @@ def erase_person(
             current = step.label
             if step.decl is not None and step.label not in busy:
                 continue
+            # a resumed run goes on at the size its step had reached
+            resumed_size = run.chunk_size if budget > 0 and run.step_label == step.label else 0
+            size = _ChunkSize(chunk, budget, resumed_size)
             while True:
-                if budget is not None and budget <= 0:
+                if left is not None and left <= 0:
                     return report  # as if killed here: the next call resumes
                 if step.decl is None:
                     _finish(run, position, step, acting_user, reason, report)
-                elif not _chunk(run, position, step, uid, chunk, acting_user, report):
+                elif not _chunk(run, position, step, uid, size, acting_user, report):
                     break
                 report.chunks += 1
-                budget = None if budget is None else budget - 1
+                left = None if left is None else left - 1
                 if step.decl is None:
                     report.finished = True
                     break
@@ -260,9 +304,18 @@ def _file_fields(decl: Declaration) -> list[models.Field[Any, Any]]:
 
 
 def _chunk(
-    run: ErasureRun, position: int, step: _Step, uid: uuid.UUID, size: int, acting_user: Any, report: ErasureReport
+    run: ErasureRun,
+    position: int,
+    step: _Step,
+    uid: uuid.UUID,
+    sizer: _ChunkSize,
+    acting_user: Any,
+    report: ErasureReport,
 ) -> bool:
     """Process one chunk of one step in its own transaction. False when the step had nothing left.
+
+    The chunk takes at most ``sizer.rows`` rows; the time its statements took adapts the next chunk's size, which
+    is saved with the run's progress.
 
     The chunk's rows are chosen in the database: ``pk IN (SELECT pk … WHERE <subject> LIMIT size)``, no key list
     travels through Python. A model with files is the exception: its chunk's keys are read first, so exactly
@@ -271,6 +324,8 @@ def _chunk(
     decl = step.decl
     assert decl is not None
     model = decl.model
+    size = sizer.rows
+    started = _clock()
     with transaction.atomic(durable=True):
         locked = ErasureRun.objects.select_for_update().get(pk=run.pk)
         if locked.finished_at is not None:  # another worker finished this run meanwhile
@@ -315,11 +370,13 @@ def _chunk(
             details["action"] = "anonymise"
             # update() sends no signals: retire cached public answers that may show the old values
             transaction.on_commit(lambda: public_content_changed(sender=model))
-        details.update(rows=count, files=files)
+        details.update(rows=count, limit=size, files=files)
         report.files_removed += files
         audit.record(AuditEvent.ERASURE_STEP, acting_user=acting_user, subject=run.subject, obj=run, details=details)
+        sizer.after(count, _clock() - started)
         ErasureRun.objects.filter(pk=run.pk).update(
             status=ErasureStatus.RUNNING,
+            chunk_size=sizer.rows,
             step_index=position,
             step_label=step.label,
             chunks_done=F("chunks_done") + 1,

@@ -37,6 +37,12 @@ CHUNK = 2
 MAX_CHUNKS = 13  # the parametrised interruptions cover 1..MAX_CHUNKS; test_chunk_budget_covers_a_full_run checks it
 
 
+@pytest.fixture(autouse=True)
+def fixed_chunks(settings: Any) -> None:
+    """Chunks of exactly ``CHUNK`` rows, so the chunk counts below are known; the adaptive tests set a budget."""
+    settings.LINGJING_ERASURE_CHUNK_MS = 0
+
+
 def end_state(person: Person) -> dict[str, Any]:
     """What is left of a person, in terms that do not depend on random ids or ciphertexts."""
     uid = person.user.pk
@@ -411,3 +417,99 @@ def test_erasure_of_100k_rows(settings: Any) -> None:
     elapsed = time.perf_counter() - started
     print(f"erased 100,000 rows in {report.chunks} chunks, {elapsed:.1f} s")
     assert report.deleted["privacy_testapp.Bulk"] == 100_000 and not Bulk.objects.filter(owner=user).exists()
+
+
+# --- adaptive chunks: the time budget ------------------------------------------------------------------------------
+
+
+def test_chunk_size_grows_while_fast_shrinks_on_overrun_and_stays_fixed_without_budget() -> None:
+    size = engine._ChunkSize(start=100, budget=1.0)
+    size.after(100, 0.5)  # full and within half the budget: double
+    assert size.rows == 200
+    size.after(150, 0.01)  # a partial chunk says nothing about a larger one
+    assert size.rows == 200
+    size.after(200, 0.8)  # within the budget, more than half of it: keep
+    assert size.rows == 200
+    size.after(200, 4.0)  # four times over: in proportion
+    assert size.rows == 50
+    size.after(50, 1.2)  # just over: halved at least
+    assert size.rows == 25
+    for _ in range(40):
+        size.after(size.rows, 0.0)
+    assert size.rows == engine.MAX_CHUNK
+    tiny = engine._ChunkSize(start=1, budget=1.0)
+    tiny.after(1, 100.0)
+    assert tiny.rows == 1  # never below one row
+    fixed = engine._ChunkSize(start=7, budget=0)
+    fixed.after(7, 0.0)
+    fixed.after(7, 100.0)
+    assert fixed.rows == 7
+    large = engine._ChunkSize(start=engine.MAX_CHUNK * 2, budget=1.0)
+    large.after(large.rows, 0.0)
+    assert large.rows == engine.MAX_CHUNK * 2  # a configured chunk above the cap is the cap
+
+
+BULK_ROWS = 63  # alice's Bulk rows in the adaptive tests (3 from the world, 60 added)
+
+
+@pytest.fixture
+def bulk_clock(world: World, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """A clock that moves only with the Bulk rows alice has lost: ``cost`` seconds a row (every other step is free)."""
+    Bulk.objects.bulk_create([Bulk(owner=world.alice.user, text=f"extra {i}", n=100 + i) for i in range(60)])
+    clock = {"cost": 0.05}
+    monkeypatch.setattr(
+        engine, "_clock", lambda: (BULK_ROWS - Bulk.objects.filter(owner=world.alice.user).count()) * clock["cost"]
+    )
+    return clock
+
+
+def _bulk_chunks(person: Person) -> list[tuple[int, int]]:
+    steps = AuditEntry.objects.filter(subject=person.user.subject, event=AuditEvent.ERASURE_STEP).order_by("seq")
+    details = steps.values_list("details", flat=True)
+    return [(d["rows"], d["limit"]) for d in details if d["step"] == "privacy_testapp.Bulk"]
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        # 0.05 s a row, budget 1 s (20 rows): 2, 4, 8 rows take at most half of it and double; 16 rows take 0.8 s
+        (2, [(2, 2), (4, 4), (8, 8), (16, 16), (16, 16), (16, 16), (1, 16)]),
+        # 40 rows take 2 s, twice the budget: the next chunk is halved, and 20 rows (1 s) are within it
+        (40, [(40, 40), (20, 20), (3, 20)]),
+    ],
+)
+def test_adaptive_chunks_follow_the_time_budget(
+    world: World, bulk_clock: dict[str, float], start: int, expected: list[tuple[int, int]]
+) -> None:
+    report = erase_person(world.alice.user.pk, chunk=start, chunk_seconds=1.0)
+    assert report.finished and report.deleted["privacy_testapp.Bulk"] == BULK_ROWS
+    assert _bulk_chunks(world.alice) == expected
+    assert end_state(world.alice) == expected_end_state(world.alice)
+    steps = AuditEntry.objects.filter(subject=world.alice.user.subject, event=AuditEvent.ERASURE_STEP)
+    assert all(d["rows"] <= d["limit"] for d in steps.values_list("details", flat=True))
+
+
+ADAPTIVE_CHUNKS = 12  # Bulk 7 chunks of 2..16 + Diary, ApiToken, Visit, Showcase, User 1 each + shredding (at most)
+
+
+@pytest.mark.parametrize("stop_after", range(1, ADAPTIVE_CHUNKS + 1))
+def test_stopped_after_any_adaptive_chunk_a_rerun_goes_on_at_the_size_reached(
+    world: World, bulk_clock: dict[str, float], stop_after: int
+) -> None:
+    """Progress and the adapted size are saved with every chunk: a resumed run repeats nothing and goes on at it."""
+    bob_before = untouched(world.bob)
+    first = erase_person(world.alice.user.pk, chunk=2, chunk_seconds=1.0, stop_after_chunks=stop_after)
+    full = [(2, 2), (4, 4), (8, 8), (16, 16), (16, 16), (16, 16), (1, 16)]
+    if not first.finished:
+        run = ErasureRun.objects.get(pk=first.run_id)
+        assert run.finished_at is None and run.chunks_done == stop_after
+        done = _bulk_chunks(world.alice)
+        assert done == full[: len(done)]
+        if run.step_label == "privacy_testapp.Bulk" and len(done) < len(full):
+            assert run.chunk_size == full[len(done)][1]  # the size the next chunk takes
+        rest = erase_person(world.alice.user.pk, chunk=2, chunk_seconds=1.0)
+        assert rest.resumed and rest.run_id == first.run_id and rest.finished
+    assert first.chunks <= ADAPTIVE_CHUNKS
+    assert _bulk_chunks(world.alice) == full  # the same chunks as an uninterrupted run, none repeated
+    assert end_state(world.alice) == expected_end_state(world.alice)
+    assert untouched(world.bob) == bob_before
