@@ -24,7 +24,7 @@ chunk's rows, sends the signals and follows the cascades. A model with ``export=
 keys first, so exactly the rows whose files were removed change. An ANONYMISE chunk is one ``UPDATE``; as
 ``update()`` sends no signals, the engine retires cached public answers (``public_content_changed``) on commit.
 One statement at the start tells which steps have rows (the others cost nothing), one at the end counts the kept
-rows.
+rows. A chunk that takes fewer rows than its limit ends its step (no empty transaction to find that out).
 
 How many rows a chunk takes. Adaptive by time: every step starts at ``LINGJING_ERASURE_CHUNK`` rows; a full
 chunk whose statements took at most half of ``LINGJING_ERASURE_CHUNK_MS`` doubles the next one (up to
@@ -205,14 +205,20 @@ def erase_person(
             while True:
                 if left is not None and left <= 0:
                     return report  # as if killed here: the next call resumes
+                limit = size.rows
                 if step.decl is None:
                     _finish(run, position, step, acting_user, reason, report)
-                elif not _chunk(run, position, step, uid, size, acting_user, report):
-                    break
+                    done = 1
+                else:
+                    done = _chunk(run, position, step, uid, size, acting_user, report)
+                    if not done:
+                        break
                 report.chunks += 1
                 left = None if left is None else left - 1
                 if step.decl is None:
                     report.finished = True
+                    break
+                if done < limit:  # the chunk found fewer rows than it could take: the step has none left
                     break
     except _Stop:
         return report
@@ -311,8 +317,8 @@ def _chunk(
     sizer: _ChunkSize,
     acting_user: Any,
     report: ErasureReport,
-) -> bool:
-    """Process one chunk of one step in its own transaction. False when the step had nothing left.
+) -> int:
+    """Process one chunk of one step in its own transaction: the rows of the step's model it took (0: none left).
 
     The chunk takes at most ``sizer.rows`` rows; the time its statements took adapts the next chunk's size, which
     is saved with the run's progress.
@@ -335,7 +341,7 @@ def _chunk(
         if _file_fields(decl):
             pks = list(pending.values_list("pk", flat=True)[:size])
             if not pks:
-                return False
+                return 0
             files = _remove_files(decl, pks)
             rows = model._base_manager.filter(pk__in=pks)
         else:
@@ -344,7 +350,7 @@ def _chunk(
         if decl.on_erase == RowErase.DELETE and not files and _can_delete_in_database(pending):
             count = _delete_in_database(pending, size)
             if not count:
-                return False
+                return 0
             report.add(report.deleted, decl.label, count)
             details.update(action="delete", cascade={})
         elif decl.on_erase == RowErase.DELETE:
@@ -352,7 +358,7 @@ def _chunk(
             _total, per_model = rows.delete()
             count = per_model.get(decl.label, 0)
             if not count:
-                return False
+                return 0
             for label, deleted in per_model.items():
                 report.add(report.deleted, label, deleted)
             details["action"] = "delete"
@@ -365,7 +371,7 @@ def _chunk(
                 values[decl.subject_ref] = ""
             count = rows.update(**values)
             if not count:
-                return False
+                return 0
             report.add(report.anonymised, decl.label, count)
             details["action"] = "anonymise"
             # update() sends no signals: retire cached public answers that may show the old values
@@ -383,7 +389,7 @@ def _chunk(
             rows_done=F("rows_done") + count,
             error="",
         )
-    return True
+    return count
 
 
 # The database's own address of a row: deleting by it skips a primary-key index lookup per row.
