@@ -2,9 +2,14 @@
 
     .venv/bin/python bench/feed_api.py                        # 5,000 works, 2 workers, 8 clients, 10 s per target
     .venv/bin/python bench/feed_api.py --works 20000 --duration 20 --concurrency 16
+    .venv/bin/python bench/feed_api.py --database-url postgres://postgres@127.0.0.1:5432/bench_feed \\
+        --redis-url redis://127.0.0.1:6379/5                 # PostgreSQL (recreated) + Redis (emptied)
 
-1. **Prepare** a throwaway SQLite site (migrated; DEBUG off): ``--works`` published works by 50 authors, with
-   likes and comments, written in bulk (this measures reads).
+1. **Prepare** a throwaway site (migrated; DEBUG off): ``--works`` published works by 50 authors, with likes and
+   comments, written in bulk (this measures reads). By default on SQLite with the database cache; with
+   ``--database-url`` on that PostgreSQL database (its name must start with ``bench``; dropped and created afresh,
+   as ``loadtest.py`` does) and with ``--redis-url`` with Redis as the shared cache (that Redis database is
+   emptied first).
 2. **Serve** it with gunicorn (``--workers`` sync workers), from a WSGI entry point in this file that adds two
    views to the site's own URLs, behind the same middleware as every page:
 
@@ -95,14 +100,19 @@ def application(environ: dict[str, Any], start_response: Any) -> Any:
 # --- preparing the site -------------------------------------------------------------------------------------
 
 
-def env_for(data_dir: Path, *, public_cache: int = 0) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINGJING_", "DJANGO_")) and k != "DATABASE_URL"}
+def env_for(data_dir: Path, *, public_cache: int = 0, database_url: str = "", redis_url: str = "") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LINGJING_", "DJANGO_")) and k not in ("DATABASE_URL", "REDIS_URL")}
     env.update({"LINGJING_ENV": "development", "LINGJING_DEBUG": "0", "LINGJING_DATA_DIR": str(data_dir),
                 "LINGJING_PUBLIC_CACHE_SECONDS": str(public_cache),
                 # every request comes from 127.0.0.1: the per-address limits would answer 429 to the load itself
                 "LINGJING_RATE_LIMIT_ENABLED": "0",
                 "DJANGO_SETTINGS_MODULE": "lingjing.settings", "LINGJING_LOG_LEVEL": "WARNING",
                 "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}"})
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     return env
 
 
@@ -136,12 +146,20 @@ def seed(works: int, *, authors: int = 50) -> dict[str, int]:
     return {"works": len(rows), "likes": len(likes), "comments": len(comments)}
 
 
-def prepare(data_dir: Path, works: int) -> dict[str, int]:
-    """Migrate and seed in a child process (this one stays free of Django)."""
+def prepare(data_dir: Path, works: int, *, database_url: str = "", redis_url: str = "") -> dict[str, int]:
+    """Migrate and seed in a child process (this one stays free of Django); a PostgreSQL database is recreated."""
+    if database_url or redis_url:
+        from loadtest import empty_redis, fresh_postgres
+
+        if database_url:
+            fresh_postgres(database_url)
+        if redis_url:
+            empty_redis(redis_url)
     code = ("import django, json, sys; django.setup(); from django.core.management import call_command; "
             "call_command('migrate', verbosity=0); import feed_api; "
             f"print(json.dumps(feed_api.seed({works})))")
-    out = subprocess.run([sys.executable, "-c", code], env=env_for(data_dir), cwd=ROOT / "bench", check=True,
+    env = env_for(data_dir, database_url=database_url, redis_url=redis_url)
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT / "bench", check=True,
                          capture_output=True, text=True)
     import json
 
@@ -154,11 +172,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(data_dir: Path, port: int, workers: int, public_cache: int = 0) -> subprocess.Popen[bytes]:
+def serve(data_dir: Path, port: int, workers: int, public_cache: int = 0, *, database_url: str = "",
+          redis_url: str = "") -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "gunicorn", "feed_api:application", "--bind", f"127.0.0.1:{port}",
                "--workers", str(workers), "--worker-class", "sync", "--log-level", "warning", "--chdir",
                str(ROOT / "bench")]
-    server = subprocess.Popen(command, env=env_for(data_dir, public_cache=public_cache), start_new_session=True)
+    env = env_for(data_dir, public_cache=public_cache, database_url=database_url, redis_url=redis_url)
+    server = subprocess.Popen(command, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -217,10 +237,10 @@ def drive(port: int, *, seconds: float, concurrency: int, rounds: int) -> dict[s
 
 
 def report(result: dict[str, dict[str, float]], *, works: int, workers: int, concurrency: int,
-           public_cache: int = 0) -> str:
+           public_cache: int = 0, stack: str = "sqlite, database cache") -> str:
     ratio = result["feed API"]["rps"] / result["bare view"]["rps"] if result["bare view"]["rps"] else 0.0
     cache = f"public API cache {public_cache} s" if public_cache else "public API cache off"
-    lines = [f"feed over {works:,} works, gunicorn {workers} sync workers, {concurrency} clients, {cache}, "
+    lines = [f"feed over {works:,} works ({stack}), gunicorn {workers} sync workers, {concurrency} clients, {cache}, "
              f"load average {os.getloadavg()[0]:.1f}",
              "| target | requests/s | errors |", "|---|---|---|"]
     lines += [f"| {name} (`{TARGETS[name]}`) | {r['rps']:.0f} | {r['errors']:.0f} |" for name, r in result.items()]
@@ -250,19 +270,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--public-cache", type=int, default=0, metavar="SECONDS",
                         help="LINGJING_PUBLIC_CACHE_SECONDS for the server (default 0: every request runs the view)")
+    parser.add_argument("--database-url", default="", help="PostgreSQL: a database named bench*, recreated")
+    parser.add_argument("--redis-url", default="", help="a Redis database the benchmark may empty (the shared cache)")
     args = parser.parse_args(argv)
+    urls = {"database_url": args.database_url, "redis_url": args.redis_url}
+    stack = (f"{'postgresql' if args.database_url else 'sqlite'}, "
+             f"{'redis cache' if args.redis_url else 'database cache'}")
     data_dir = Path(tempfile.mkdtemp(prefix="lingjing-bench-feed-"))
     print(f"data dir {data_dir}; preparing {args.works:,} works")
-    print(f"seeded {prepare(data_dir, args.works)}")
+    print(f"seeded {prepare(data_dir, args.works, **urls)}")
     port = free_port()
-    server = serve(data_dir, port, args.workers, args.public_cache)
+    server = serve(data_dir, port, args.workers, args.public_cache, **urls)
     try:
         result = drive(port, seconds=args.duration, concurrency=args.concurrency, rounds=args.rounds)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     print(report(result, works=args.works, workers=args.workers, concurrency=args.concurrency,
-                 public_cache=args.public_cache))
+                 public_cache=args.public_cache, stack=stack))
     return 0
 
 
