@@ -72,10 +72,9 @@ def index_works(works: list[Work]) -> int:
     docs = [SearchDocument(work_id=w.pk, **_values(w)) for w in works
             if w.status == WorkStatus.PUBLISHED and w.author_id is not None]
     SearchDocument.objects.bulk_create(docs, batch_size=1000)
-    backend = get_backend()
-    if backend.name != "sqlite-fts5":  # the triggers did it for SQLite
-        for doc in SearchDocument.objects.filter(work_id__in=[d.work_id for d in docs]):
-            backend.document_saved(doc)
+    if docs and any(d.pk is None for d in docs):  # a database that does not return the new ids
+        docs = list(SearchDocument.objects.filter(work_id__in=[d.work_id for d in docs]))
+    get_backend().documents_saved(docs)  # in bulk: one statement per few thousand rows on PostgreSQL
     return len(docs)
 
 

@@ -49,6 +49,10 @@ class SearchBackend(Protocol):
     def document_saved(self, doc: SearchDocument) -> None:
         """The row was inserted or updated in the current transaction."""
 
+    def documents_saved(self, docs: list[SearchDocument]) -> None:
+        """Many rows were inserted or updated in the current transaction (bulk indexing): as
+        :meth:`document_saved` for each, in as few statements as the backend can."""
+
     def ranked(self, query: Query, *, offset: int, limit: int, candidates: int, widen: bool = False) -> Ranked:
         """Of the newest ``candidates`` documents holding the query as a substring (``widen``: holding all of its
         jieba words, in any order), the slice ``offset:offset + limit`` by the ranking above."""

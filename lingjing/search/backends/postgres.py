@@ -29,6 +29,13 @@ CANDIDATES_SQL = (
     "FROM search_searchdocument, CAST(%s AS tsquery) q WHERE tsv @@ q ORDER BY id DESC LIMIT %s"
 )
 
+# The vectors of many document rows in one statement. Parameters: the ids, their tsvector literals (same order).
+VECTORS_SQL = (
+    "UPDATE search_searchdocument d SET tsv = CAST(v.vector AS tsvector) "
+    "FROM unnest(CAST(%s AS bigint[]), CAST(%s AS text[])) AS v(id, vector) WHERE d.id = v.id"
+)
+VECTOR_BATCH = 2000
+
 
 def ranked_sql(words: int) -> str:
     """As ``backends.sqlite.ranked_sql``: the candidates ranked by ``base``'s formula and sliced."""
@@ -78,10 +85,16 @@ class PostgresBackend:
         return out
 
     def document_saved(self, doc: SearchDocument) -> None:
-        vector = tsvector_literal(Tokens(doc.words, doc.unigrams, doc.bigrams, doc.trigrams))
+        self.documents_saved([doc])
+
+    def documents_saved(self, docs: list[SearchDocument]) -> None:
+        """The vectors of many rows, one statement per :data:`VECTOR_BATCH` rows (not one per row)."""
+        rows = [(doc.pk, tsvector_literal(Tokens(doc.words, doc.unigrams, doc.bigrams, doc.trigrams)))
+                for doc in docs]
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE search_searchdocument SET tsv = CAST(%s AS tsvector) WHERE id = %s",
-                           [vector, doc.pk])
+            for start in range(0, len(rows), VECTOR_BATCH):
+                chunk = rows[start:start + VECTOR_BATCH]
+                cursor.execute(VECTORS_SQL, [[pk for pk, _v in chunk], [v for _pk, v in chunk]])
 
     def ranked(self, query: Query, *, offset: int, limit: int, candidates: int, widen: bool = False) -> Ranked:
         literal = tsquery_words_literal(query) if widen else tsquery_literal(query)
@@ -107,7 +120,12 @@ class PostgresBackend:
         self.install()
         count = 0
         rows = SearchDocument.objects.only("id", "words", "unigrams", "bigrams", "trigrams")
-        for doc in rows.iterator(chunk_size=2000):
-            self.document_saved(doc)
-            count += 1
-        return count
+        batch: list[SearchDocument] = []
+        for doc in rows.iterator(chunk_size=VECTOR_BATCH):
+            batch.append(doc)
+            if len(batch) >= VECTOR_BATCH:
+                self.documents_saved(batch)
+                count += len(batch)
+                batch = []
+        self.documents_saved(batch)
+        return count + len(batch)

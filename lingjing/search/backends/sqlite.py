@@ -74,6 +74,9 @@ class SqliteFts5Backend:
     def document_saved(self, doc: SearchDocument) -> None:
         return None  # the triggers did it
 
+    def documents_saved(self, docs: list[SearchDocument]) -> None:
+        return None  # the triggers did it
+
     def ranked(self, query: Query, *, offset: int, limit: int, candidates: int, widen: bool = False) -> Ranked:
         expression = fts5_words_expression(query) if widen else fts5_expression(query)
         if not expression:

@@ -160,3 +160,34 @@ def test_rebuild_restores_a_lost_index(alice: Any) -> None:
     call_command("search", "rebuild")
     assert get_backend().problems() == []
     assert service.match_work_ids("海岛") == [work.pk]
+
+
+def test_bulk_indexing_stores_what_one_by_one_indexing_stores_in_a_few_statements(alice: Any) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from lingjing.search.index import index_works, reindex_work
+    from lingjing.works.models import Work, WorkStatus
+
+    now = timezone.now()
+    works = [Work(author=alice, title=f"雨夜茶馆第{i}回", tags=["古风", f"卷{i}"], status=WorkStatus.PUBLISHED,
+                  published_at=now, script=None) for i in range(60)]  # type: ignore[misc]
+
+    def stored() -> dict[Any, Any]:
+        fields = ["work_id", "words", "unigrams", "bigrams", "trigrams"]
+        if connection.vendor != "postgresql":
+            return {row[0]: row for row in SearchDocument.objects.values_list(*fields)}
+        with connection.cursor() as cursor:  # the vector beside the row, as PostgreSQL keeps it
+            cursor.execute(f"SELECT {', '.join(fields)}, tsv::text FROM search_searchdocument")  # noqa: S608
+            return {row[0]: row for row in cursor.fetchall()}
+
+    with transaction.atomic():
+        Work.objects.bulk_create(works)
+        with CaptureQueriesContext(connection) as queries:
+            assert index_works(works) == 60
+        bulk = stored()
+        assert len(queries.captured_queries) <= 4  # not one statement per document
+        for work in works:
+            reindex_work(work)  # the one-by-one path of an action
+        assert stored() == bulk and len(bulk) == 60
+    assert set(service.match_work_ids("茶馆")) == {w.pk for w in works}
+    assert get_backend().problems() == []
