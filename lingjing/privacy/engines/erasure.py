@@ -27,14 +27,15 @@ One statement at the start tells which steps have rows (the others cost nothing)
 rows. A chunk that takes fewer rows than its limit ends its step (no empty transaction to find that out).
 
 How many rows a chunk takes. Adaptive by time: every step starts at ``LINGJING_ERASURE_CHUNK`` rows; a full
-chunk whose statements took at most half of ``LINGJING_ERASURE_CHUNK_MS`` doubles the next one (up to
-``MAX_CHUNK``, or the configured chunk if larger), a chunk over the budget shrinks the next one in proportion
-(halved at least, never below 1). The time measured is the chunk's statements, not its commit (the wait for the
-disk is the same for any size). So a cheap model (one ``DELETE`` by subject) soon goes in few large transactions
-and a costly one (Django's collector, files) stays in small ones: each transaction's lock time stays near the
-budget. The next chunk's size is saved with the run's progress (``ErasureRun.chunk_size``, in the chunk's
-transaction), so a resumed run goes on at the size it had reached; a new step starts again at the configured
-size. ``LINGJING_ERASURE_CHUNK_MS=0`` (or ``chunk_seconds=0``) pins every chunk at the configured size.
+chunk whose statements took at most half of ``LINGJING_ERASURE_CHUNK_MS`` grows the next one towards half the
+budget in proportion (doubled at least, ``GROWTH`` times at most, up to ``MAX_CHUNK`` or the configured chunk if
+larger), a chunk over the budget shrinks the next one in proportion (halved at least, never below 1). The time
+measured is the chunk's statements, not its commit (the wait for the disk is the same for any size). So a cheap
+model (one ``DELETE`` by subject) soon goes in few large transactions and a costly one (Django's collector,
+files) stays in small ones: each transaction's lock time stays within about the budget. The next chunk's size is
+saved with the run's progress (``ErasureRun.chunk_size``, in the chunk's transaction), so a resumed run goes on at
+the size it had reached; a new step starts again at the configured size. ``LINGJING_ERASURE_CHUNK_MS=0`` (or
+``chunk_seconds=0``) pins every chunk at the configured size.
 
 When. After an account cancellation's grace period or a granted deletion request, from a task taking the user
 id; an operator can resume a failed run with ``lingjing privacy erase <uuid> --yes``. The engine refuses to start
@@ -83,6 +84,7 @@ log = logging.getLogger(__name__)
 
 SHRED_STEP = "security.shred_keys"
 MAX_CHUNK = 100_000  # adaptive chunks grow up to this many rows (or to the configured chunk, if that is larger)
+GROWTH = 8.0  # the most an adaptive chunk grows from one chunk to the next
 
 
 def _clock() -> float:
@@ -137,7 +139,9 @@ class _ChunkSize:
         if elapsed > self.budget:
             self.rows = max(1, min(self.rows // 2, int(self.rows * self.budget / elapsed)))
         elif done >= self.rows and elapsed <= self.budget / 2:  # a partial chunk says nothing about a larger one
-            self.rows = min(max(MAX_CHUNK, self.start), self.rows * 2)
+            # towards half the budget: at least doubled, at most ``GROWTH`` times
+            factor = GROWTH if elapsed <= 0 else min(GROWTH, max(2.0, self.budget / 2 / elapsed))
+            self.rows = min(max(MAX_CHUNK, self.start), int(self.rows * factor))
 
 
 @dataclass(frozen=True)

@@ -426,6 +426,11 @@ def test_chunk_size_grows_while_fast_shrinks_on_overrun_and_stays_fixed_without_
     size = engine._ChunkSize(start=100, budget=1.0)
     size.after(100, 0.5)  # full and within half the budget: double
     assert size.rows == 200
+    size.after(200, 0.25)  # a quarter of the budget: towards half of it, still at least double
+    assert size.rows == 400
+    size.after(400, 0.01)  # far below: in proportion, but at most GROWTH times
+    assert size.rows == 400 * engine.GROWTH
+    size.rows = 200
     size.after(150, 0.01)  # a partial chunk says nothing about a larger one
     assert size.rows == 200
     size.after(200, 0.8)  # within the budget, more than half of it: keep
@@ -456,7 +461,7 @@ BULK_ROWS = 63  # alice's Bulk rows in the adaptive tests (3 from the world, 60 
 def bulk_clock(world: World, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
     """A clock that moves only with the Bulk rows alice has lost: ``cost`` seconds a row (every other step is free)."""
     Bulk.objects.bulk_create([Bulk(owner=world.alice.user, text=f"extra {i}", n=100 + i) for i in range(60)])
-    clock = {"cost": 0.05}
+    clock = {"cost": 0.125}  # binary fractions: exact sums
     monkeypatch.setattr(
         engine, "_clock", lambda: (BULK_ROWS - Bulk.objects.filter(owner=world.alice.user).count()) * clock["cost"]
     )
@@ -472,16 +477,17 @@ def _bulk_chunks(person: Person) -> list[tuple[int, int]]:
 @pytest.mark.parametrize(
     ("start", "expected"),
     [
-        # 0.05 s a row, budget 1 s (20 rows): 2, 4, 8 rows take at most half of it and double; 16 rows take 0.8 s
-        (2, [(2, 2), (4, 4), (8, 8), (16, 16), (16, 16), (16, 16), (1, 16)]),
-        # 40 rows take 2 s, twice the budget: the next chunk is halved, and 20 rows (1 s) are within it
+        # 0.125 s a row, budget 2.5 s (20 rows): 2 rows take 0.25 s, grow 5 times towards half the budget; 10 rows
+        # take half of it and double; 20 rows take the whole budget and stay
+        (2, [(2, 2), (10, 10), (20, 20), (20, 20), (11, 20)]),
+        # 40 rows take 5 s, twice the budget: the next chunk is halved, and 20 rows (2.5 s) are within it
         (40, [(40, 40), (20, 20), (3, 20)]),
     ],
 )
 def test_adaptive_chunks_follow_the_time_budget(
     world: World, bulk_clock: dict[str, float], start: int, expected: list[tuple[int, int]]
 ) -> None:
-    report = erase_person(world.alice.user.pk, chunk=start, chunk_seconds=1.0)
+    report = erase_person(world.alice.user.pk, chunk=start, chunk_seconds=2.5)
     assert report.finished and report.deleted["privacy_testapp.Bulk"] == BULK_ROWS
     assert _bulk_chunks(world.alice) == expected
     assert end_state(world.alice) == expected_end_state(world.alice)
@@ -489,7 +495,7 @@ def test_adaptive_chunks_follow_the_time_budget(
     assert all(d["rows"] <= d["limit"] for d in steps.values_list("details", flat=True))
 
 
-ADAPTIVE_CHUNKS = 12  # Bulk 7 chunks of 2..16 + Diary, ApiToken, Visit, Showcase, User 1 each + shredding (at most)
+ADAPTIVE_CHUNKS = 11  # Bulk 5 chunks of 2..20 + Diary, ApiToken, Visit, Showcase, User 1 each + shredding
 
 
 @pytest.mark.parametrize("stop_after", range(1, ADAPTIVE_CHUNKS + 1))
@@ -498,8 +504,8 @@ def test_stopped_after_any_adaptive_chunk_a_rerun_goes_on_at_the_size_reached(
 ) -> None:
     """Progress and the adapted size are saved with every chunk: a resumed run repeats nothing and goes on at it."""
     bob_before = untouched(world.bob)
-    first = erase_person(world.alice.user.pk, chunk=2, chunk_seconds=1.0, stop_after_chunks=stop_after)
-    full = [(2, 2), (4, 4), (8, 8), (16, 16), (16, 16), (16, 16), (1, 16)]
+    first = erase_person(world.alice.user.pk, chunk=2, chunk_seconds=2.5, stop_after_chunks=stop_after)
+    full = [(2, 2), (10, 10), (20, 20), (20, 20), (11, 20)]
     if not first.finished:
         run = ErasureRun.objects.get(pk=first.run_id)
         assert run.finished_at is None and run.chunks_done == stop_after
@@ -507,7 +513,7 @@ def test_stopped_after_any_adaptive_chunk_a_rerun_goes_on_at_the_size_reached(
         assert done == full[: len(done)]
         if run.step_label == "privacy_testapp.Bulk" and len(done) < len(full):
             assert run.chunk_size == full[len(done)][1]  # the size the next chunk takes
-        rest = erase_person(world.alice.user.pk, chunk=2, chunk_seconds=1.0)
+        rest = erase_person(world.alice.user.pk, chunk=2, chunk_seconds=2.5)
         assert rest.resumed and rest.run_id == first.run_id and rest.finished
     assert first.chunks <= ADAPTIVE_CHUNKS
     assert _bulk_chunks(world.alice) == full  # the same chunks as an uninterrupted run, none repeated
