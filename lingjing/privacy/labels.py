@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import models
@@ -129,14 +129,19 @@ def field_of(model: str, name: str) -> Any:
 def add_display(groups: dict[str, dict[str, Any]], lang: str = "zh") -> dict[str, dict[str, Any]]:
     """``export_person``'s groups with a ``display`` text on every item (the raw ``value`` is left as it is)."""
     shown: dict[tuple[str, str], Callable[[Any], Any]] = {}
-    out: dict[str, dict[str, Any]] = {}
-    for cid, group in groups.items():
-        items = []
-        for item in group["items"]:
-            key = (item["model"], item["field"])
-            show = shown.get(key)
-            if show is None:
-                show = shown[key] = displayer(field_of(*key), lang)
-            items.append({**item, "display": show(item["value"])})
-        out[cid] = {**group, "items": items}
+    return {cid: {**group, "items": with_display(group["items"], lang, shown)} for cid, group in groups.items()}
+
+
+def with_display(
+    items: Iterable[dict[str, Any]], lang: str = "zh", shown: dict[tuple[str, str], Callable[[Any], Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Export items (``model``, ``field``, ``value``) with a readable ``display`` text each; ``value`` is kept."""
+    shown = {} if shown is None else shown
+    out = []
+    for item in items:
+        key = (item["model"], item["field"])
+        show = shown.get(key)
+        if show is None:
+            show = shown[key] = displayer(field_of(*key), lang)
+        out.append({**item, "display": show(item["value"])})
     return out

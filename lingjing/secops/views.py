@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from lingjing.privacy.labels import with_display
 from lingjing.secops import access, staff
 from lingjing.secops.forms import IncidentForm, LookupForm, PurposeForm, TotpForm, TrainingForm
 from lingjing.secops.models import (
@@ -287,7 +288,7 @@ def person(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
     problem = ""
     if purpose in AccessPurpose.values and request.method == "GET":
         try:
-            records = staff.staff_read_personal(request.user, subject, purpose)
+            records = with_display(staff.staff_read_personal(request.user, subject, purpose))
         except staff.PurposeRequired as exc:
             problem = str(exc)
         except PermissionDenied as exc:

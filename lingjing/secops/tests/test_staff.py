@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -196,3 +197,19 @@ def test_staff_api_tokens_expire_like_sessions(officer: Any) -> None:
         expired = Client().get("/api/v1/me", **auth)
         assert expired.status_code == 401 and expired.json()["error"]["code"] == "session_expired"
         assert Client().get("/api/v1/me", **auth).json()["error"]["code"] == "invalid_token"
+
+
+def test_the_person_page_shows_readable_values_under_chinese_labels(alice: Any, agent: Any, client: Client) -> None:
+    do_grant_staff_access(agent, alice, purpose="support", reason="工单 #2042 核实账号状态", reference="#2042",
+                          acting_user=agent)
+    client.force_login(agent)
+    page = client.get(f"/secops/people/{alice.pk}/?purpose=support").content.decode()
+    assert "手机号码" in page and ALICE_PHONE in page and "爱丽丝" in page
+    cells = re.findall(r"<tr><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td></tr>", page)
+    assert cells, page
+    for label, shown in cells:
+        assert re.search(r"[\u4e00-\u9fff]", label), label  # every datum named in Chinese
+        assert shown not in ("True", "False", "None"), (label, shown)  # values as 是/否 and words, not Python
+    shown = dict(cells)
+    assert shown["状态"] == "正常"  # the choice's label, not its stored key
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", shown["注册时间"])  # local time, no offset
