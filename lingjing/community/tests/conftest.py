@@ -15,7 +15,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from lingjing.sharing.tests.conftest import grant, make_user
+from lingjing.sharing.tests.conftest import grant, make_user, staff_in
 
 __all__ = [
     "alice", "api", "bob", "charlie", "client_for", "grant", "isolated_cache", "make_user", "mona",
@@ -29,17 +29,6 @@ def isolated_cache(settings: Any) -> Iterator[None]:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": f"community-{uuid.uuid4()}"}}
     yield
-
-
-def staff_in(nickname: str, *roles: str) -> Any:
-    from django.contrib.auth.models import Group
-
-    from lingjing.accounts.models import User
-
-    user = make_user(nickname, staff=True)
-    for role in roles:
-        user.groups.add(Group.objects.get(name=role))
-    return User.objects.get(pk=user.pk)
 
 
 @pytest.fixture

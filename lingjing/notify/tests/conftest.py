@@ -10,9 +10,9 @@ import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage
 
-from lingjing.sharing.tests.conftest import grant, make_user
+from lingjing.sharing.tests.conftest import grant, make_user, staff_in
 
-__all__ = ["grant", "make_user"]
+__all__ = ["grant", "make_user", "staff_in"]
 
 
 @pytest.fixture(autouse=True)
@@ -21,17 +21,6 @@ def _isolated_cache(settings: Any) -> Iterator[None]:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": f"notify-{uuid.uuid4()}"}}
     yield
-
-
-def staff_in(nickname: str, *roles: str) -> Any:
-    from django.contrib.auth.models import Group
-
-    user = make_user(nickname, staff=True)
-    for role in roles:
-        user.groups.add(Group.objects.get(name=role))
-    from lingjing.accounts.models import User
-
-    return User.objects.get(pk=user.pk)
 
 
 def confirm_email(user: Any, address: str) -> None:

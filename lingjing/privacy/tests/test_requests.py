@@ -474,7 +474,7 @@ def test_a_duplicate_is_refused_in_the_action_too() -> None:
 
 
 def test_customer_service_converts_a_real_privacy_ticket_into_a_request() -> None:
-    from lingjing.notify.tests.conftest import staff_in
+    from lingjing.sharing.tests.conftest import staff_in
     from lingjing.support.actions import do_assign_ticket, do_open_ticket
     from lingjing.support.convert import convert_ticket_to_rights_request
 

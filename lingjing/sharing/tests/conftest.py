@@ -21,6 +21,18 @@ def make_user(nickname: str, *, birth: str = "1990-05-01", staff: bool = False, 
     return User.objects.get(pk=user.pk)  # fresh: no cached permissions
 
 
+def staff_in(nickname: str, *roles: str) -> Any:
+    """A staff member holding the given roles (the real role groups of lingjing/core/roles.py)."""
+    from django.contrib.auth.models import Group
+
+    from lingjing.accounts.models import User
+
+    user = make_user(nickname, staff=True)
+    for role in roles:
+        user.groups.add(Group.objects.get(name=role))
+    return User.objects.get(pk=user.pk)
+
+
 def child_birth(age: int = 10) -> str:
     from django.utils import timezone
 

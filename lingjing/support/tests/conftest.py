@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from lingjing.notify.tests.conftest import staff_in
-from lingjing.sharing.tests.conftest import make_user
+from lingjing.sharing.tests.conftest import make_user, staff_in
 
 
 @pytest.fixture(autouse=True)
