@@ -100,14 +100,7 @@ def iter_person_data(
 
     Walks the registry (declaration order); reads each model in primary-key order in chunks.
     """
-    language = _lang(lang)
-    child = is_child(user)
-    for decl in declarations():
-        if not (decl.subject or decl.subject_ref):
-            continue
-        fields = _exported_fields(decl)
-        if not fields:
-            continue
+    for decl, fields, statics in exported_declarations(user, lang):
         model = decl.model
         pk_name = model._meta.pk.name
         rows = (
@@ -115,7 +108,7 @@ def iter_person_data(
             .order_by("pk")
             .only(pk_name, *(f.name for f, _ in fields))
         )
-        static = {f.name: _static_part(decl, f, pd, language, child) for f, pd in fields}
+        static = {f.name: part for (f, _pd), part in zip(fields, statics, strict=True)}
         for obj in rows.iterator(chunk_size=chunk_size):
             object_id = str(obj.pk)
             for field, _pd in fields:
@@ -124,6 +117,21 @@ def iter_person_data(
                     continue
                 record: PersonalRecord = {**static[field.name], "value": value, "object_id": object_id}  # type: ignore[typeddict-item]
                 yield record
+
+
+def exported_declarations(
+    user: Any, lang: str | None = None
+) -> Iterator[tuple[Declaration, list[tuple[models.Field[Any, Any], PD]], list[dict[str, Any]]]]:
+    """The walk every reader of a person's data shares: each declaration about a person (registry order) with
+    its exported fields and, per field, the part of a record that is the same for every row."""
+    language = _lang(lang)
+    child = is_child(user)
+    for decl in declarations():
+        if not (decl.subject or decl.subject_ref):
+            continue
+        fields = _exported_fields(decl)
+        if fields:
+            yield decl, fields, [_static_part(decl, f, pd, language, child) for f, pd in fields]
 
 
 def _static_part(

@@ -67,20 +67,11 @@ def _iter_rows(user: Any, *, chunk_size: int = 5000, lang: str = "zh") -> Iterat
     is most of the cost of a large copy. ``test_the_fast_reader_yields_exactly_the_engines_records`` keeps the two
     identical over every declared model.
     """
-    from lingjing.privacy.engines.export import _exported_fields, _lang, _static_part, jsonable
-    from lingjing.privacy.registry import declarations, is_child
+    from lingjing.privacy.engines.export import exported_declarations, jsonable
     from lingjing.security.crypto import SealedField, associated_data, open_sealed
 
-    language = _lang(lang)
-    child = is_child(user)
-    for decl in declarations():
-        if not (decl.subject or decl.subject_ref):
-            continue
-        fields = _exported_fields(decl)
-        if not fields:
-            continue
+    for decl, fields, static in exported_declarations(user, lang):
         table = decl.model._meta.db_table
-        static = [_static_part(decl, f, pd, language, child) for f, pd in fields]
         sealed = [isinstance(f, SealedField) for f, _pd in fields]
         columns = [str(f.column) for f, _pd in fields]
         rows = (decl.model._base_manager.filter(**decl.subject_filter(user.pk)).order_by("pk")
